@@ -1,0 +1,299 @@
+//! The admin API: HTTPS with client certificates, JSON in and out.
+//!
+//! The caller's identity and role come from the certificate (inserted into
+//! each request by the listener); every handler states which roles may call
+//! it. Errors are JSON `{"error": "..."}` with a fitting status code.
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
+
+use crate::cards::{CardError, CardView, IssueRequest};
+use crate::config::ms;
+use crate::core::Core;
+use crate::identity::{self, Identity, Role};
+use crate::readers::ReaderError;
+use crate::tls::failure_reason;
+
+/// An admin API error: status plus a message safe to show the caller.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    /// A new error.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+    fn forbidden(id: &Identity, allowed: &[Role]) -> Self {
+        let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+        Self::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "role {} may not do this; allowed: {}",
+                id.role,
+                names.join(", ")
+            ),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+impl From<CardError> for ApiError {
+    fn from(e: CardError) -> Self {
+        let status = match &e {
+            CardError::NotFound(_) => StatusCode::NOT_FOUND,
+            CardError::WrongStatus { .. } => StatusCode::CONFLICT,
+            CardError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            CardError::Store(_) => {
+                tracing::error!(error = %e, "card store failure");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<ReaderError> for ApiError {
+    fn from(e: ReaderError) -> Self {
+        let status = match &e {
+            ReaderError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ReaderError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+/// Refuses the request unless the caller holds one of `allowed`.
+pub fn require(id: &Identity, allowed: &[Role]) -> Result<(), ApiError> {
+    if allowed.contains(&id.role) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(id, allowed))
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// The routes.
+pub fn router(core: Arc<Core>) -> Router {
+    let limit = core.config.admin.max_body;
+    Router::new()
+        .route("/v1/whoami", get(whoami))
+        .route("/v1/cards", post(issue_card))
+        .route("/v1/cards/{id}", get(get_card))
+        .route("/v1/cards/{id}/revoke", post(revoke_card))
+        .route("/v1/readers", get(list_readers))
+        .route("/v1/readers/{name}", put(register_reader))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(core)
+}
+
+async fn whoami(Extension(id): Extension<Identity>) -> Json<Identity> {
+    Json(id)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssueBody {
+    holder: u64,
+    #[serde(default)]
+    valid_from: Option<u32>,
+    #[serde(default)]
+    valid_until: Option<u32>,
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+}
+
+async fn issue_card(
+    State(core): State<Arc<Core>>,
+    Extension(id): Extension<Identity>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    require(&id, &[Role::SecurityOffice])?;
+    let b: IssueBody = json_body(&body)?;
+    let result = core.cards.issue(IssueRequest {
+        holder: b.holder,
+        valid_from: b.valid_from,
+        valid_until: b.valid_until,
+    });
+    core.metrics
+        .admin_request("card_issue", if result.is_ok() { "ok" } else { "error" });
+    let (card, number) = result?;
+    tracing::info!(card = card.id, by = %id, "card issued");
+    core.metrics.credentials.set(core.cards.map().len() as f64);
+    Ok(no_store(
+        (
+            StatusCode::CREATED,
+            Json(json!({
+                "card": CardView::from(&card),
+                "access_number": number.reveal(),
+                "note": "the access number is shown only this once; program the card now",
+            })),
+        )
+            .into_response(),
+    ))
+}
+
+async fn get_card(
+    State(core): State<Arc<Core>>,
+    Extension(id): Extension<Identity>,
+    Path(card): Path<u64>,
+) -> ApiResult {
+    require(&id, &[Role::SecurityOffice, Role::CardOffice])?;
+    let c = core.cards.get(card)?;
+    Ok(Json(CardView::from(&c)).into_response())
+}
+
+async fn revoke_card(
+    State(core): State<Arc<Core>>,
+    Extension(id): Extension<Identity>,
+    Path(card): Path<u64>,
+) -> ApiResult {
+    require(&id, &[Role::SecurityOffice])?;
+    let result = core.cards.revoke(card);
+    core.metrics
+        .admin_request("card_revoke", if result.is_ok() { "ok" } else { "error" });
+    let c = result?;
+    tracing::info!(card = c.id, by = %id, "card revoked");
+    Ok(Json(CardView::from(&c)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReaderBody {
+    doors: Vec<u32>,
+}
+
+async fn register_reader(
+    State(core): State<Arc<Core>>,
+    Extension(id): Extension<Identity>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    require(&id, &[Role::SecurityOffice])?;
+    let b: ReaderBody = json_body(&body)?;
+    let result = core.readers.register(&name, &b.doors);
+    core.metrics.admin_request(
+        "reader_register",
+        if result.is_ok() { "ok" } else { "error" },
+    );
+    let r = result?;
+    tracing::info!(reader = %r.name, doors = r.doors.len(), by = %id, "reader registered");
+    Ok(Json(r).into_response())
+}
+
+async fn list_readers(
+    State(core): State<Arc<Core>>,
+    Extension(id): Extension<Identity>,
+) -> ApiResult {
+    require(&id, &[Role::SecurityOffice])?;
+    Ok(Json(core.readers.list()).into_response())
+}
+
+/// Serves the admin API until `stop` turns true.
+pub async fn run(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    core: Arc<Core>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let app = router(core.clone());
+    let slots = Arc::new(Semaphore::new(core.config.admin.max_connections));
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            _ = crate::shutdown::stopped(&mut stop) => return,
+        };
+        let tcp = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    tracing::warn!(error = %e, "admin accept failed");
+                    tokio::time::sleep(ms(50)).await;
+                    continue;
+                }
+            },
+            _ = crate::shutdown::stopped(&mut stop) => return,
+        };
+        let acceptor = acceptor.clone();
+        let core = core.clone();
+        let app = app.clone();
+        let mut conn_stop = stop.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let hs = ms(core.config.admin.handshake_timeout_ms);
+            let tls = match tokio::time::timeout(hs, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    core.metrics
+                        .tls_failure(true, failure_reason(&e))
+                        .increment(1);
+                    return;
+                }
+                Err(_) => {
+                    core.metrics.tls_failure(true, "timeout").increment(1);
+                    return;
+                }
+            };
+            let id = match identity::from_peer_certificates(tls.get_ref().1.peer_certificates()) {
+                Ok(id) => id,
+                Err(_) => {
+                    core.metrics
+                        .tls_failure(true, "bad_certificate")
+                        .increment(1);
+                    return;
+                }
+            };
+            let svc = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(id.clone());
+                    let app = app.clone();
+                    async move {
+                        use tower::ServiceExt;
+                        app.oneshot(req).await
+                    }
+                },
+            );
+            let io = hyper_util::rt::TokioIo::new(tls);
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(ms(30_000))
+                .serve_connection(io, svc);
+            // An idle keep-alive connection must not hold the appliance open
+            // at shutdown.
+            tokio::select! {
+                _ = tokio::time::timeout(ms(300_000), conn) => {}
+                _ = crate::shutdown::stopped(&mut conn_stop) => {}
+            }
+        });
+    }
+}

@@ -1,0 +1,391 @@
+//! Appliance configuration: a TOML file whose every field has a default.
+//!
+//! The defaults are the "embedded defaults" a newcomer runs with: loopback
+//! listeners, the dev PKI under `certs/`, data under `data/`. `validate()`
+//! refuses anything unsafe, above all a retention longer than the office's
+//! 14 days.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The office's retention limit for access logs, in days. Configuration may
+/// shorten it, never lengthen it.
+pub const MAX_RETENTION_DAYS: u32 = 14;
+
+/// Hard ceiling for a reader frame, whatever the configuration says: the
+/// length prefix is a `u16`.
+pub const HARD_MAX_FRAME: usize = u16::MAX as usize;
+
+/// A configuration error, with the offending field named.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The path given.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("config file {path} is invalid: {source}")]
+    Parse {
+        /// The path given.
+        path: PathBuf,
+        /// The parser's error, naming line and field.
+        source: toml::de::Error,
+    },
+    /// A value is out of its allowed range.
+    #[error("config field `{field}` {problem}")]
+    Invalid {
+        /// Dotted field name.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where RocksDB keeps credentials and the decision journal.
+    pub data_dir: PathBuf,
+    /// Where appliance secrets live (owner-only permissions).
+    pub keys_dir: PathBuf,
+    /// TLS material.
+    pub tls: TlsConfig,
+    /// The reader listener and its bounds.
+    pub reader: ReaderConfig,
+    /// The admin (HTTPS, mTLS) listener.
+    pub admin: AdminConfig,
+    /// The plain-HTTP metrics and health listener.
+    pub metrics: MetricsConfig,
+    /// The decision journal.
+    pub journal: JournalConfig,
+    /// Shutdown behaviour.
+    pub shutdown: ShutdownConfig,
+}
+
+/// Certificates and keys, PEM files.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The CA that signs every client certificate (readers and staff).
+    pub ca_cert: PathBuf,
+    /// The appliance's server certificate chain.
+    pub server_cert: PathBuf,
+    /// The appliance's server private key.
+    pub server_key: PathBuf,
+}
+
+/// Reader listener.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReaderConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Maximum simultaneous reader connections; further ones wait in the
+    /// kernel backlog until a slot frees.
+    pub max_connections: usize,
+    /// Maximum frame length (type byte plus body) accepted from a reader.
+    pub max_frame: usize,
+    /// Maximum unanswered requests one connection may have outstanding.
+    pub max_in_flight: usize,
+    /// Time allowed for a TLS handshake plus the protocol HELLO.
+    pub handshake_timeout_ms: u64,
+    /// A connection that sends nothing for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// Time allowed for one write of answers to the socket.
+    pub write_timeout_ms: u64,
+}
+
+/// Admin listener.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Maximum simultaneous admin connections.
+    pub max_connections: usize,
+    /// Maximum request body in bytes.
+    pub max_body: usize,
+    /// TLS handshake timeout.
+    pub handshake_timeout_ms: u64,
+}
+
+/// Metrics and health listener.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Listen address (plain HTTP: it serves no personal data).
+    pub listen: SocketAddr,
+    /// How often histogram samples are folded into buckets, which keeps their
+    /// memory flat under sustained load.
+    pub upkeep_interval_ms: u64,
+}
+
+/// Decision journal.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct JournalConfig {
+    /// Days a decision record is kept; at most 14.
+    pub retention_days: u32,
+    /// Fsync the WAL for every group commit (otherwise the record is in the
+    /// WAL in the OS page cache: it survives a process crash, not a power cut).
+    pub sync: bool,
+    /// How often expired records are physically erased by compaction.
+    pub compaction_interval_secs: u64,
+    /// Largest number of records in one group commit.
+    pub max_batch: usize,
+    /// Largest number of records waiting for the writer; readers wait (back
+    /// pressure) rather than the queue growing without bound.
+    pub max_queue: usize,
+}
+
+/// Shutdown.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// SIGTERM: time allowed to answer in-flight requests and flush the
+    /// journal before exiting anyway.
+    pub drain_deadline_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            keys_dir: PathBuf::from("keys"),
+            tls: TlsConfig::default(),
+            reader: ReaderConfig::default(),
+            admin: AdminConfig::default(),
+            metrics: MetricsConfig::default(),
+            journal: JournalConfig::default(),
+            shutdown: ShutdownConfig::default(),
+        }
+    }
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            ca_cert: PathBuf::from("certs/ca.crt"),
+            server_cert: PathBuf::from("certs/server.crt"),
+            server_key: PathBuf::from("certs/server.key"),
+        }
+    }
+}
+
+impl Default for ReaderConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:7443".parse().expect("literal address"),
+            max_connections: 20_000,
+            max_frame: 512,
+            max_in_flight: 256,
+            handshake_timeout_ms: 10_000,
+            idle_timeout_ms: 300_000,
+            write_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:7444".parse().expect("literal address"),
+            max_connections: 64,
+            max_body: 64 * 1024,
+            handshake_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9477".parse().expect("literal address"),
+            upkeep_interval_ms: 1_000,
+        }
+    }
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: MAX_RETENTION_DAYS,
+            sync: false,
+            compaction_interval_secs: 3_600,
+            max_batch: 4_096,
+            max_queue: 262_144,
+        }
+    }
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self {
+            drain_deadline_ms: 10_000,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every bound; the first problem found is returned.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fn invalid(field: &'static str, problem: impl Into<String>) -> ConfigError {
+            ConfigError::Invalid {
+                field,
+                problem: problem.into(),
+            }
+        }
+        let j = &self.journal;
+        if j.retention_days == 0 || j.retention_days > MAX_RETENTION_DAYS {
+            return Err(invalid(
+                "journal.retention_days",
+                format!(
+                    "must be between 1 and {MAX_RETENTION_DAYS} (office policy: access logs are kept 14 days at most), got {}",
+                    j.retention_days
+                ),
+            ));
+        }
+        if j.compaction_interval_secs == 0 || j.compaction_interval_secs > 86_400 {
+            return Err(invalid(
+                "journal.compaction_interval_secs",
+                "must be between 1 and 86400 so expired records are erased at least daily",
+            ));
+        }
+        if j.max_batch == 0 || j.max_batch > 1 << 20 {
+            return Err(invalid(
+                "journal.max_batch",
+                "must be between 1 and 1048576",
+            ));
+        }
+        if j.max_queue < j.max_batch {
+            return Err(invalid(
+                "journal.max_queue",
+                "must be at least journal.max_batch",
+            ));
+        }
+        let r = &self.reader;
+        if r.max_connections == 0 || r.max_connections > 1_000_000 {
+            return Err(invalid(
+                "reader.max_connections",
+                "must be between 1 and 1000000",
+            ));
+        }
+        // The smallest useful frame is a VERIFY with a 16-byte credential.
+        if r.max_frame < 32 || r.max_frame > HARD_MAX_FRAME {
+            return Err(invalid(
+                "reader.max_frame",
+                format!("must be between 32 and {HARD_MAX_FRAME}"),
+            ));
+        }
+        if r.max_in_flight == 0 || r.max_in_flight > u16::MAX as usize {
+            return Err(invalid(
+                "reader.max_in_flight",
+                "must be between 1 and 65535",
+            ));
+        }
+        for (field, v) in [
+            ("reader.handshake_timeout_ms", r.handshake_timeout_ms),
+            ("reader.idle_timeout_ms", r.idle_timeout_ms),
+            ("reader.write_timeout_ms", r.write_timeout_ms),
+            (
+                "admin.handshake_timeout_ms",
+                self.admin.handshake_timeout_ms,
+            ),
+            (
+                "metrics.upkeep_interval_ms",
+                self.metrics.upkeep_interval_ms,
+            ),
+            (
+                "shutdown.drain_deadline_ms",
+                self.shutdown.drain_deadline_ms,
+            ),
+        ] {
+            if v == 0 || v > 3_600_000 {
+                return Err(invalid(field, "must be between 1 and 3600000 milliseconds"));
+            }
+        }
+        if self.admin.max_connections == 0 {
+            return Err(invalid("admin.max_connections", "must be at least 1"));
+        }
+        if self.admin.max_body < 1024 || self.admin.max_body > 16 * 1024 * 1024 {
+            return Err(invalid(
+                "admin.max_body",
+                "must be between 1024 and 16777216",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Retention as a duration.
+    pub fn retention(&self) -> Duration {
+        Duration::from_secs(u64::from(self.journal.retention_days) * 86_400)
+    }
+}
+
+/// Milliseconds to a `Duration`.
+pub fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_round_trip() {
+        let c = Config::default();
+        c.validate().unwrap();
+        let text = toml::to_string(&c).unwrap();
+        let back: Config = toml::from_str(&text).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn retention_may_shorten_never_lengthen() {
+        let mut c = Config::default();
+        c.journal.retention_days = 7;
+        c.validate().unwrap();
+        c.journal.retention_days = 15;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("journal.retention_days"), "{err}");
+        c.journal.retention_days = 0;
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let err = toml::from_str::<Config>("[reader]\nmax_frames = 3\n").unwrap_err();
+        assert!(err.to_string().contains("max_frames"), "{err}");
+    }
+
+    #[test]
+    fn frame_bounds_enforced() {
+        let mut c = Config::default();
+        c.reader.max_frame = 70_000;
+        assert!(c.validate().is_err());
+        c.reader.max_frame = 8;
+        assert!(c.validate().is_err());
+    }
+}

@@ -1,0 +1,119 @@
+//! The shared state every listener works on: one cheap-to-clone handle.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::access::{journal_tag, AccessNumber};
+use crate::cards::CardBook;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::decision::Reason;
+use crate::journal::Journal;
+use crate::protocol::Credential;
+use crate::readers::Readers;
+use crate::store::Store;
+use crate::telemetry::Metrics;
+
+/// The appliance's state.
+#[derive(Debug)]
+pub struct Core {
+    /// Validated configuration.
+    pub config: Config,
+    /// The clock decisions and the journal use.
+    pub clock: SharedClock,
+    /// The database.
+    pub store: Store,
+    /// Cards and the credential map.
+    pub cards: CardBook,
+    /// Registered readers.
+    pub readers: Readers,
+    /// The decision journal.
+    pub journal: Journal,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    draining: AtomicBool,
+}
+
+impl std::fmt::Debug for dyn crate::clock::Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+/// The outcome of one verification, before journaling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// Why (implies the decision).
+    pub reason: Reason,
+    /// Card id, 0 for unknown numbers.
+    pub card: u64,
+    /// Journal tag for unknown numbers, else 0.
+    pub tag: u64,
+}
+
+impl Core {
+    /// Assembles the state.
+    pub fn new(
+        config: Config,
+        clock: SharedClock,
+        store: Store,
+        cards: CardBook,
+        readers: Readers,
+        journal: Journal,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            config,
+            clock,
+            store,
+            cards,
+            readers,
+            journal,
+            metrics,
+            draining: AtomicBool::new(false),
+        }
+    }
+
+    /// Current time in whole seconds, as card validity is kept.
+    #[inline]
+    pub fn now_secs(&self) -> u32 {
+        (self.clock.now_micros() / 1_000_000).min(u64::from(u32::MAX)) as u32
+    }
+
+    /// Decides on a credential: a transform, one map look-up, no I/O.
+    #[inline]
+    pub fn decide(&self, credential: &Credential, now_secs: u32) -> Verdict {
+        match credential {
+            Credential::Random128(n) => {
+                let d = self.cards.transform().digest(&AccessNumber(*n));
+                match self.cards.map().get(d) {
+                    Some(e) => Verdict {
+                        reason: e.card_reason(now_secs),
+                        card: e.card_id,
+                        tag: 0,
+                    },
+                    None => Verdict {
+                        reason: Reason::Unknown,
+                        card: 0,
+                        tag: journal_tag(d),
+                    },
+                }
+            }
+            Credential::Unsupported { .. } => Verdict {
+                reason: Reason::UnsupportedFormat,
+                card: 0,
+                tag: 0,
+            },
+        }
+    }
+
+    /// Marks the appliance as draining (readiness goes false).
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the appliance should receive traffic.
+    pub fn ready(&self) -> bool {
+        !self.draining.load(Ordering::SeqCst) && self.journal.healthy()
+    }
+}

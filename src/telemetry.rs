@@ -1,0 +1,357 @@
+//! Prometheus metrics, with every hot-path handle registered once.
+//!
+//! Each appliance owns its own recorder (no global state), so several can
+//! run in one process (the integration tests do). Names follow Prometheus
+//! conventions: `portcullis_` prefix, `_total` counters, base units.
+
+use std::sync::Arc;
+
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, Unit};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+use crate::decision::Reason;
+use crate::protocol::ErrorCode;
+
+/// Metric names.
+pub mod name {
+    /// Verifications answered, by decision and reason.
+    pub const VERIFICATIONS: &str = "portcullis_verifications_total";
+    /// Time from reading a VERIFY to having its answer journaled and ready.
+    pub const VERIFY_SECONDS: &str = "portcullis_verification_duration_seconds";
+    /// Open reader connections.
+    pub const CONNECTIONS: &str = "portcullis_reader_connections";
+    /// Reader connections admitted since start.
+    pub const CONNECTIONS_TOTAL: &str = "portcullis_reader_connections_accepted_total";
+    /// Failed TLS handshakes, by reason and listener.
+    pub const TLS_FAILURES: &str = "portcullis_tls_handshake_failures_total";
+    /// Frames or connections refused, by error code.
+    pub const FRAMES_REJECTED: &str = "portcullis_frames_rejected_total";
+    /// Records per journal group commit.
+    pub const JOURNAL_BATCH: &str = "portcullis_journal_batch_records";
+    /// Time per journal group commit.
+    pub const JOURNAL_COMMIT_SECONDS: &str = "portcullis_journal_commit_duration_seconds";
+    /// Records waiting for the journal writer.
+    pub const JOURNAL_QUEUE: &str = "portcullis_journal_queue_records";
+    /// Records committed to the journal.
+    pub const JOURNAL_RECORDS: &str = "portcullis_journal_records_total";
+    /// Journal writes that failed.
+    pub const JOURNAL_ERRORS: &str = "portcullis_journal_write_errors_total";
+    /// Age of the oldest record physically in the journal.
+    pub const JOURNAL_OLDEST_AGE: &str = "portcullis_journal_oldest_record_age_seconds";
+    /// Scheduled retention compactions run.
+    pub const RETENTION_RUNS: &str = "portcullis_journal_retention_compactions_total";
+    /// Credentials in the map.
+    pub const CREDENTIALS: &str = "portcullis_credentials_loaded";
+    /// Presentations of a card replaced by a newer one: possible lost or
+    /// stolen card in use.
+    pub const SUPERSEDED_PRESENTED: &str = "portcullis_superseded_card_presented_total";
+    /// Admin API requests by operation and outcome.
+    pub const ADMIN_REQUESTS: &str = "portcullis_admin_requests_total";
+}
+
+/// TLS handshake failure reasons (a fixed set: labels never carry input).
+pub const TLS_FAILURE_REASONS: [&str; 7] = [
+    "no_certificate",
+    "unknown_ca",
+    "bad_certificate",
+    "incompatible",
+    "protocol",
+    "timeout",
+    "io",
+];
+
+const FATAL_CODES: [ErrorCode; 11] = [
+    ErrorCode::DoorNotAssigned,
+    ErrorCode::MalformedFrame,
+    ErrorCode::FrameTooLarge,
+    ErrorCode::UnsupportedVersion,
+    ErrorCode::UnexpectedFrame,
+    ErrorCode::TooManyInFlight,
+    ErrorCode::IdleTimeout,
+    ErrorCode::RoleNotPermitted,
+    ErrorCode::ReaderNotRegistered,
+    ErrorCode::ShuttingDown,
+    ErrorCode::Internal,
+];
+
+static META: Metadata<'static> =
+    Metadata::new("portcullis", metrics::Level::INFO, Some("portcullis"));
+
+/// Every metric handle the appliance uses.
+pub struct Metrics {
+    recorder: Arc<PrometheusRecorder>,
+    handle: PrometheusHandle,
+    verifications: [Counter; Reason::ALL.len()],
+    /// See [`name::VERIFY_SECONDS`].
+    pub verify_seconds: Histogram,
+    /// See [`name::CONNECTIONS`].
+    pub connections: Gauge,
+    /// See [`name::CONNECTIONS_TOTAL`].
+    pub connections_total: Counter,
+    tls_failures_reader: [Counter; TLS_FAILURE_REASONS.len()],
+    tls_failures_admin: [Counter; TLS_FAILURE_REASONS.len()],
+    frames_rejected: [Counter; FATAL_CODES.len()],
+    /// See [`name::JOURNAL_BATCH`].
+    pub journal_batch: Histogram,
+    /// See [`name::JOURNAL_COMMIT_SECONDS`].
+    pub journal_commit_seconds: Histogram,
+    /// See [`name::JOURNAL_QUEUE`].
+    pub journal_queue: Gauge,
+    /// See [`name::JOURNAL_RECORDS`].
+    pub journal_records: Counter,
+    /// See [`name::JOURNAL_ERRORS`].
+    pub journal_errors: Counter,
+    /// See [`name::JOURNAL_OLDEST_AGE`].
+    pub journal_oldest_age: Gauge,
+    /// See [`name::RETENTION_RUNS`].
+    pub retention_runs: Counter,
+    /// See [`name::CREDENTIALS`].
+    pub credentials: Gauge,
+    /// See [`name::SUPERSEDED_PRESENTED`].
+    pub superseded_presented: Counter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+fn labels(pairs: &[(&'static str, &'static str)]) -> Vec<Label> {
+    pairs.iter().map(|(k, v)| Label::new(*k, *v)).collect()
+}
+
+impl Metrics {
+    /// Builds the recorder and registers every handle.
+    pub fn new() -> Self {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full(name::VERIFY_SECONDS.into()),
+                &[
+                    10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3,
+                    100e-3, 1.0,
+                ],
+            )
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full(name::JOURNAL_COMMIT_SECONDS.into()),
+                    &[
+                        50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 50e-3, 250e-3,
+                        1.0,
+                    ],
+                )
+            })
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full(name::JOURNAL_BATCH.into()),
+                    &[1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0],
+                )
+            })
+            .expect("bucket lists are non-empty literals");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        let r = &recorder;
+
+        let describe = |n: &'static str, unit: Option<Unit>, help: &'static str, kind: u8| {
+            let key = KeyName::from_const_str(n);
+            match kind {
+                0 => r.describe_counter(key, unit, help.into()),
+                1 => r.describe_gauge(key, unit, help.into()),
+                _ => r.describe_histogram(key, unit, help.into()),
+            }
+        };
+        describe(
+            name::VERIFICATIONS,
+            None,
+            "Verifications answered, by decision and reason.",
+            0,
+        );
+        describe(
+            name::VERIFY_SECONDS,
+            Some(Unit::Seconds),
+            "Time from reading a verify request to its answer being journaled and ready to send.",
+            2,
+        );
+        describe(name::CONNECTIONS, None, "Open reader connections.", 1);
+        describe(
+            name::CONNECTIONS_TOTAL,
+            None,
+            "Reader connections admitted since start.",
+            0,
+        );
+        describe(
+            name::TLS_FAILURES,
+            None,
+            "Failed TLS handshakes by listener and reason.",
+            0,
+        );
+        describe(
+            name::FRAMES_REJECTED,
+            None,
+            "Reader frames or connections refused, by protocol error code.",
+            0,
+        );
+        describe(
+            name::JOURNAL_BATCH,
+            None,
+            "Decision records per journal group commit.",
+            2,
+        );
+        describe(
+            name::JOURNAL_COMMIT_SECONDS,
+            Some(Unit::Seconds),
+            "Duration of one journal group commit.",
+            2,
+        );
+        describe(
+            name::JOURNAL_QUEUE,
+            None,
+            "Decision records waiting for the journal writer.",
+            1,
+        );
+        describe(
+            name::JOURNAL_RECORDS,
+            None,
+            "Decision records committed to the journal.",
+            0,
+        );
+        describe(
+            name::JOURNAL_ERRORS,
+            None,
+            "Journal writes that failed (decisions not answered).",
+            0,
+        );
+        describe(
+            name::JOURNAL_OLDEST_AGE,
+            Some(Unit::Seconds),
+            "Age of the oldest record physically present in the journal.",
+            1,
+        );
+        describe(
+            name::RETENTION_RUNS,
+            None,
+            "Scheduled retention compactions completed.",
+            0,
+        );
+        describe(
+            name::CREDENTIALS,
+            None,
+            "Credentials in the in-memory map.",
+            1,
+        );
+        describe(name::SUPERSEDED_PRESENTED, None, "Presentations of cards replaced by a newer card (possible lost or stolen card in use).", 0);
+        describe(
+            name::ADMIN_REQUESTS,
+            None,
+            "Admin API requests by operation and outcome.",
+            0,
+        );
+
+        let counter =
+            |n: &'static str, l: Vec<Label>| r.register_counter(&Key::from_parts(n, l), &META);
+        let gauge = |n: &'static str| r.register_gauge(&Key::from_static_name(n), &META);
+        let hist = |n: &'static str| r.register_histogram(&Key::from_static_name(n), &META);
+
+        let verifications = Reason::ALL.map(|reason| {
+            counter(
+                name::VERIFICATIONS,
+                labels(&[
+                    ("decision", reason.decision().as_str()),
+                    ("reason", reason.as_str()),
+                ]),
+            )
+        });
+        let tls = |listener: &'static str| {
+            TLS_FAILURE_REASONS.map(|reason| {
+                counter(
+                    name::TLS_FAILURES,
+                    labels(&[("listener", listener), ("reason", reason)]),
+                )
+            })
+        };
+        let frames_rejected =
+            FATAL_CODES.map(|c| counter(name::FRAMES_REJECTED, labels(&[("code", c.as_str())])));
+
+        let m = Metrics {
+            verifications,
+            verify_seconds: hist(name::VERIFY_SECONDS),
+            connections: gauge(name::CONNECTIONS),
+            connections_total: counter(name::CONNECTIONS_TOTAL, vec![]),
+            tls_failures_reader: tls("reader"),
+            tls_failures_admin: tls("admin"),
+            frames_rejected,
+            journal_batch: hist(name::JOURNAL_BATCH),
+            journal_commit_seconds: hist(name::JOURNAL_COMMIT_SECONDS),
+            journal_queue: gauge(name::JOURNAL_QUEUE),
+            journal_records: counter(name::JOURNAL_RECORDS, vec![]),
+            journal_errors: counter(name::JOURNAL_ERRORS, vec![]),
+            journal_oldest_age: gauge(name::JOURNAL_OLDEST_AGE),
+            retention_runs: counter(name::RETENTION_RUNS, vec![]),
+            credentials: gauge(name::CREDENTIALS),
+            superseded_presented: counter(name::SUPERSEDED_PRESENTED, vec![]),
+            recorder: Arc::new(recorder),
+            handle,
+        };
+        // Counters appear in the exposition from the start, at zero.
+        m.connections_total.increment(0);
+        m
+    }
+
+    /// The counter for one reason.
+    #[inline]
+    pub fn verification(&self, reason: Reason) -> &Counter {
+        &self.verifications[usize::from(reason.code())]
+    }
+
+    /// The counter for one rejected-frame code.
+    pub fn frame_rejected(&self, code: ErrorCode) -> &Counter {
+        let i = FATAL_CODES.iter().position(|c| *c == code).unwrap_or(1);
+        &self.frames_rejected[i]
+    }
+
+    /// The counter for one TLS failure reason on a listener.
+    pub fn tls_failure(&self, admin: bool, reason: &str) -> &Counter {
+        let i = TLS_FAILURE_REASONS
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(4);
+        if admin {
+            &self.tls_failures_admin[i]
+        } else {
+            &self.tls_failures_reader[i]
+        }
+    }
+
+    /// Counts one admin request. Operation and outcome are fixed strings
+    /// chosen by the code, never request input.
+    pub fn admin_request(&self, op: &'static str, outcome: &'static str) {
+        self.recorder
+            .register_counter(
+                &Key::from_parts(
+                    name::ADMIN_REQUESTS,
+                    labels(&[("op", op), ("outcome", outcome)]),
+                ),
+                &META,
+            )
+            .increment(1);
+    }
+
+    /// Folds histogram samples into buckets; run periodically so memory stays
+    /// flat under sustained load.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
