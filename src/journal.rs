@@ -310,9 +310,10 @@ impl Journal {
         }
     }
 
-    /// The retention cut-off: records stamped before it are expired.
+    /// The retention cut-off: the oldest time stamp still visible. A record
+    /// whose age has reached the retention window is expired.
     pub fn cutoff(&self) -> Micros {
-        self.clock.now_micros().saturating_sub(self.opts.retention)
+        self.clock.now_micros().saturating_sub(self.opts.retention) + 1
     }
 
     /// Records stamped in `[from, to)`, oldest first, at most `limit`,
@@ -374,11 +375,18 @@ impl Journal {
         age
     }
 
-    /// Physically erases expired records: flushes every memtable (so the WAL
-    /// holding them becomes obsolete and is deleted), then compacts the
-    /// whole journal down to the bottom level, where the retention filter
-    /// drops every expired record.
+    /// Physically erases expired records: writes a range deletion over them,
+    /// flushes every memtable (so the WAL holding them becomes obsolete and
+    /// is deleted), then compacts the whole journal down to the bottom level,
+    /// where the deletion and the retention filter drop every expired record.
     pub fn erase_expired(&self) -> Result<(), StoreError> {
+        // A range tombstone over everything expired: it makes the next
+        // compaction merge the (possibly already bottom-level) files holding
+        // expired records instead of leaving a lone bottom file untouched.
+        let cutoff = self.cutoff();
+        self.store
+            .db()
+            .delete_range_cf(self.store.cf(cf::JOURNAL), key(0, 0), key(cutoff, 0))?;
         self.store.flush_all()?;
         let mut opts = CompactOptions::default();
         opts.set_bottommost_level_compaction(BottommostLevelCompaction::Force);

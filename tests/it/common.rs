@@ -1,0 +1,196 @@
+//! Test harness: a PKI, a data directory and an appliance on port 0.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use portcullis::access::AccessNumber;
+use portcullis::client::{AdminClient, ClientError, ReaderClient};
+use portcullis::clock::{ManualClock, SharedClock};
+use portcullis::identity::Role;
+use portcullis::pki::PkiDir;
+use portcullis::{tls, Appliance, Config};
+use rustls::ClientConfig;
+use serde_json::json;
+use tempfile::TempDir;
+
+pub const READER: &str = "door-ctl-1";
+pub const OTHER_READER: &str = "door-ctl-2";
+pub const READER_DOORS: [u32; 2] = [1, 2];
+
+pub struct Harness {
+    pub dir: TempDir,
+    pub pki: PkiDir,
+    pub clock: ManualClock,
+    pub config: Config,
+    pub app: Option<Appliance>,
+}
+
+impl Harness {
+    /// A harness with the default test configuration.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A harness whose configuration `tweak` may adjust.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pki = PkiDir::new(dir.path().join("certs"));
+        pki.init(false).expect("pki init");
+        for (role, name) in [
+            (Role::SecurityOffice, "admin"),
+            (Role::CardOffice, "clerk"),
+            (Role::Auditor, "audit"),
+            (Role::Reader, READER),
+            (Role::Reader, OTHER_READER),
+            (Role::Reader, "unregistered"),
+        ] {
+            pki.issue(role, name).expect("issue");
+        }
+        let mut config = Config::default();
+        config.data_dir = dir.path().join("data");
+        config.keys_dir = dir.path().join("keys");
+        config.tls.ca_cert = pki.ca_cert();
+        config.tls.server_cert = pki.server().cert;
+        config.tls.server_key = pki.server().key;
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        config.reader.listen = any;
+        config.admin.listen = any;
+        config.metrics.listen = any;
+        config.reader.max_in_flight = 1024;
+        tweak(&mut config);
+        let clock = ManualClock::starting_now();
+        let mut h = Harness {
+            dir,
+            pki,
+            clock,
+            config,
+            app: None,
+        };
+        h.boot().await;
+        h.register(READER, &READER_DOORS).await;
+        h.register(OTHER_READER, &[3]).await;
+        h
+    }
+
+    async fn boot(&mut self) {
+        let clock: SharedClock = Arc::new(self.clock.clone());
+        let app = Appliance::start(self.config.clone(), clock)
+            .await
+            .expect("appliance starts");
+        self.app = Some(app);
+    }
+
+    pub fn app(&self) -> &Appliance {
+        self.app.as_ref().expect("running")
+    }
+
+    /// Stops (draining) and starts again on the same data.
+    pub async fn restart(&mut self) {
+        let app = self.app.take().expect("running");
+        let report = app.shutdown(Duration::from_secs(5)).await;
+        assert!(report.drained);
+        self.boot().await;
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.config.data_dir.clone()
+    }
+
+    pub fn client_tls(&self, role: Role, name: &str) -> Arc<ClientConfig> {
+        let me = self.pki.client(role, name);
+        tls::client_config(&self.pki.ca_cert(), &me.cert, &me.key).expect("client tls")
+    }
+
+    pub async fn reader(&self, name: &str) -> ReaderClient {
+        self.try_reader(name).await.expect("reader connects")
+    }
+
+    pub async fn try_reader(&self, name: &str) -> Result<ReaderClient, ClientError> {
+        ReaderClient::connect(
+            self.app().reader_addr(),
+            self.client_tls(Role::Reader, name),
+        )
+        .await
+    }
+
+    pub fn admin_as(&self, role: Role, name: &str) -> AdminClient {
+        AdminClient::new(self.app().admin_addr(), self.client_tls(role, name))
+    }
+
+    pub fn admin(&self) -> AdminClient {
+        self.admin_as(Role::SecurityOffice, "admin")
+    }
+
+    pub async fn register(&self, name: &str, doors: &[u32]) {
+        let (s, v) = self
+            .admin()
+            .request(
+                "PUT",
+                &format!("/v1/readers/{name}"),
+                Some(&json!({ "doors": doors })),
+            )
+            .await
+            .unwrap();
+        assert_eq!(s, 200, "{v}");
+    }
+
+    /// Issues a card for `holder`; returns its id and access number.
+    pub async fn issue(&self, holder: u64) -> (u64, AccessNumber) {
+        let (s, v) = self
+            .admin()
+            .request("POST", "/v1/cards", Some(&json!({ "holder": holder })))
+            .await
+            .unwrap();
+        assert_eq!(s, 201, "{v}");
+        let id = v["card"]["id"].as_u64().unwrap();
+        let n: AccessNumber = v["access_number"].as_str().unwrap().parse().unwrap();
+        (id, n)
+    }
+
+    pub async fn revoke(&self, id: u64) {
+        let (s, v) = self
+            .admin()
+            .request("POST", &format!("/v1/cards/{id}/revoke"), None)
+            .await
+            .unwrap();
+        assert_eq!(s, 200, "{v}");
+    }
+}
+
+/// A number no card has (random, so it is unique to the test).
+pub fn random_number() -> AccessNumber {
+    portcullis::access::Generator::new().next_number()
+}
+
+/// Plain HTTP GET against the metrics listener.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            hits.extend(files_containing(&p, needle));
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                hits.push(p);
+            }
+        }
+    }
+    hits
+}
