@@ -109,7 +109,10 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/v1/cards/{id}", get(get_card))
         .route("/v1/cards/{id}/revoke", post(revoke_card))
         .route("/v1/readers", get(list_readers))
-        .route("/v1/readers/{name}", put(register_reader))
+        .route(
+            "/v1/readers/{name}",
+            put(register_reader).delete(remove_reader),
+        )
         .layer(DefaultBodyLimit::max(limit))
         .with_state(core)
 }
@@ -209,6 +212,27 @@ async fn register_reader(
     let r = result?;
     tracing::info!(reader = %r.name, doors = r.doors.len(), by = %id, "reader registered");
     Ok(Json(r).into_response())
+}
+
+async fn remove_reader(
+    State(core): State<Arc<Core>>,
+    Extension(id): Extension<Identity>,
+    Path(name): Path<String>,
+) -> ApiResult {
+    require(&id, &[Role::SecurityOffice])?;
+    let result = core.readers.remove(&name);
+    core.metrics
+        .admin_request("reader_remove", if result.is_ok() { "ok" } else { "error" });
+    match result? {
+        Some(r) => {
+            tracing::info!(reader = %r.name, by = %id, "reader removed");
+            Ok(Json(r).into_response())
+        }
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no reader named {name}"),
+        )),
+    }
 }
 
 async fn list_readers(

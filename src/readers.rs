@@ -159,6 +159,26 @@ impl Readers {
         Ok(reader)
     }
 
+    /// Removes a reader: its doors are withdrawn at once (open connections
+    /// are refused for every door) and new connections are refused.
+    pub fn remove(&self, name: &str) -> Result<Option<Reader>, ReaderError> {
+        let _g = self.next_id.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(old) = self.by_name.get(name).map(|r| r.clone()) else {
+            return Ok(None);
+        };
+        let mut w = WriteOptions::default();
+        w.set_sync(true);
+        self.store
+            .db()
+            .delete_cf_opt(self.store.cf(cf::READERS), name.as_bytes(), &w)
+            .map_err(StoreError::from)?;
+        for d in &old.doors {
+            self.permitted.remove(&pair(old.id, *d));
+        }
+        self.by_name.remove(name);
+        Ok(Some(old))
+    }
+
     /// The reader with this certificate name, if registered.
     pub fn by_name(&self, name: &str) -> Option<Reader> {
         self.by_name.get(name).map(|r| r.clone())

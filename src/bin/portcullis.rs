@@ -119,6 +119,9 @@ enum CardCmd {
         /// end of it.
         #[arg(long)]
         valid_until: Option<String>,
+        /// Print the full JSON answer.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         admin: AdminOpts,
     },
@@ -150,6 +153,14 @@ enum ReaderCmd {
         /// Doors it serves, comma-separated.
         #[arg(long, value_delimiter = ',', required = true)]
         doors: Vec<u32>,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// Remove a reader: refused for every door at once, new connections refused.
+    Remove {
+        /// The reader's certificate common name.
+        #[arg(long)]
+        name: String,
         #[command(flatten)]
         admin: AdminOpts,
     },
@@ -292,6 +303,7 @@ async fn card(cmd: CardCmd) -> Result<()> {
         CardCmd::Issue {
             holder,
             valid_until,
+            json: json_out,
             admin,
         } => {
             let mut body = json!({ "holder": holder });
@@ -302,7 +314,18 @@ async fn card(cmd: CardCmd) -> Result<()> {
                 .client()?
                 .request("POST", "/v1/cards", Some(&body))
                 .await?;
-            show(s, &v)
+            if json_out || !(200..300).contains(&s) {
+                return show(s, &v);
+            }
+            println!(
+                "card {} issued to holder {}",
+                v["card"]["id"], v["card"]["holder"]
+            );
+            println!(
+                "access number (shown once): {}",
+                v["access_number"].as_str().unwrap_or("?")
+            );
+            Ok(())
         }
         CardCmd::Revoke { card, admin } => {
             let (s, v) = admin
@@ -331,6 +354,13 @@ async fn reader(cmd: ReaderCmd) -> Result<()> {
                     &format!("/v1/readers/{name}"),
                     Some(&json!({ "doors": doors })),
                 )
+                .await?;
+            show(s, &v)
+        }
+        ReaderCmd::Remove { name, admin } => {
+            let (s, v) = admin
+                .client()?
+                .request("DELETE", &format!("/v1/readers/{name}"), None)
                 .await?;
             show(s, &v)
         }

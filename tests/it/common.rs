@@ -48,9 +48,11 @@ impl Harness {
         ] {
             pki.issue(role, name).expect("issue");
         }
-        let mut config = Config::default();
-        config.data_dir = dir.path().join("data");
-        config.keys_dir = dir.path().join("keys");
+        let mut config = Config {
+            data_dir: dir.path().join("data"),
+            keys_dir: dir.path().join("keys"),
+            ..Config::default()
+        };
         config.tls.ca_cert = pki.ca_cert();
         config.tls.server_cert = pki.server().cert;
         config.tls.server_key = pki.server().key;

@@ -201,3 +201,28 @@ async fn ping_is_answered_without_journaling() {
     let all = h.app().core().journal.read(0, u64::MAX, 10).unwrap();
     assert!(all.is_empty());
 }
+
+#[tokio::test]
+async fn removed_reader_is_refused_at_once() {
+    let h = Harness::start().await;
+    let (_, number) = h.issue(1).await;
+    let mut r = h.reader(READER).await;
+    assert_eq!(
+        result(r.verify(1, 1, &number).await.unwrap()).0,
+        Decision::Grant
+    );
+    let (s, v) = h
+        .admin()
+        .request("DELETE", &format!("/v1/readers/{READER}"), None)
+        .await
+        .unwrap();
+    assert_eq!(s, 200, "{v}");
+    match r.verify(2, 1, &number).await {
+        Err(ClientError::Refused(ErrorCode::DoorNotAssigned)) => {}
+        other => panic!("expected door_not_assigned, got {other:?}"),
+    }
+    match h.try_reader(READER).await {
+        Err(ClientError::Refused(ErrorCode::ReaderNotRegistered)) => {}
+        other => panic!("expected reader_not_registered, got {other:?}"),
+    }
+}
