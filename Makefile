@@ -59,7 +59,7 @@ run: build
 
 ## Every test (unit and integration, over real mTLS).
 test: deps
-	cargo test --all-targets
+	cargo test
 
 bench: deps
 	cargo bench

@@ -104,6 +104,13 @@ impl ReaderClient {
         })
     }
 
+    /// The TLS stream, for callers that drive the protocol themselves (the
+    /// load generator). Bytes already buffered are dropped, so call this
+    /// only between exchanges.
+    pub fn into_stream(self) -> TlsStream<TcpStream> {
+        self.tls
+    }
+
     /// Sends one frame.
     pub async fn send(&mut self, frame: &Frame) -> Result<(), ClientError> {
         let mut out = Vec::with_capacity(32);

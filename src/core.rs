@@ -3,10 +3,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::access::{journal_tag, AccessNumber};
+use crate::access::{journal_tag, AccessNumber, Transform};
 use crate::cards::CardBook;
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::credentials::CredentialMap;
 use crate::decision::Reason;
 use crate::journal::Journal;
 use crate::protocol::Credential;
@@ -51,6 +52,38 @@ pub struct Verdict {
     pub tag: u64,
 }
 
+/// The decision itself, separate from [`Core`] so it can be benchmarked.
+#[inline]
+pub fn decide(
+    transform: &Transform,
+    map: &CredentialMap,
+    credential: &Credential,
+    now_secs: u32,
+) -> Verdict {
+    match credential {
+        Credential::Random128(n) => {
+            let d = transform.digest(&AccessNumber(*n));
+            match map.get(d) {
+                Some(e) => Verdict {
+                    reason: e.card_reason(now_secs),
+                    card: e.card_id,
+                    tag: 0,
+                },
+                None => Verdict {
+                    reason: Reason::Unknown,
+                    card: 0,
+                    tag: journal_tag(d),
+                },
+            }
+        }
+        Credential::Unsupported { .. } => Verdict {
+            reason: Reason::UnsupportedFormat,
+            card: 0,
+            tag: 0,
+        },
+    }
+}
+
 impl Core {
     /// Assembles the state.
     pub fn new(
@@ -83,28 +116,12 @@ impl Core {
     /// Decides on a credential: a transform, one map look-up, no I/O.
     #[inline]
     pub fn decide(&self, credential: &Credential, now_secs: u32) -> Verdict {
-        match credential {
-            Credential::Random128(n) => {
-                let d = self.cards.transform().digest(&AccessNumber(*n));
-                match self.cards.map().get(d) {
-                    Some(e) => Verdict {
-                        reason: e.card_reason(now_secs),
-                        card: e.card_id,
-                        tag: 0,
-                    },
-                    None => Verdict {
-                        reason: Reason::Unknown,
-                        card: 0,
-                        tag: journal_tag(d),
-                    },
-                }
-            }
-            Credential::Unsupported { .. } => Verdict {
-                reason: Reason::UnsupportedFormat,
-                card: 0,
-                tag: 0,
-            },
-        }
+        decide(
+            self.cards.transform(),
+            self.cards.map(),
+            credential,
+            now_secs,
+        )
     }
 
     /// Marks the appliance as draining (readiness goes false).

@@ -50,6 +50,70 @@ enum Command {
     /// Readers: register one, or act as one.
     #[command(subcommand)]
     Reader(ReaderCmd),
+    /// Drive a running appliance with many reader connections (loopback only).
+    Load(LoadArgs),
+    /// Scale data sets: create N synthetic credentials, measure loading them.
+    #[command(subcommand)]
+    Scale(ScaleCmd),
+}
+
+#[derive(Args)]
+struct LoadArgs {
+    /// Reader listener.
+    #[arg(long, default_value = "127.0.0.1:7443")]
+    addr: SocketAddr,
+    /// Admin listener (for set-up: registering the load reader, issuing cards).
+    #[arg(long, default_value = "127.0.0.1:7444")]
+    admin: SocketAddr,
+    /// Certificate directory (dev PKI).
+    #[arg(long, default_value = "certs")]
+    certs: PathBuf,
+    /// Reader connections.
+    #[arg(long, default_value_t = 1000)]
+    connections: usize,
+    /// Requests in flight per connection.
+    #[arg(long, default_value_t = 1)]
+    depth: usize,
+    /// Measured seconds (0: connect only, the reconnect storm).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Open loop: total offered verifications per second. Without it, closed loop.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Share of requests for known cards; the rest are random (unknown) numbers.
+    #[arg(long, default_value_t = 0.9)]
+    known: f64,
+    /// Cards to issue for the run.
+    #[arg(long, default_value_t = 1000)]
+    cards: usize,
+    /// Write the issued test numbers to this file (one per line).
+    #[arg(long)]
+    save_numbers: Option<PathBuf>,
+    /// Use the numbers in this file instead of issuing cards.
+    #[arg(long)]
+    numbers: Option<PathBuf>,
+    /// No progress line.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum ScaleCmd {
+    /// Write N synthetic credentials into a new database directory.
+    Create {
+        /// Database directory (must not exist).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Credentials.
+        #[arg(long, default_value_t = 10_000_000)]
+        cards: u64,
+    },
+    /// Load a database as the appliance does at start-up; report time and memory.
+    Measure {
+        /// Database directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -205,6 +269,8 @@ fn main() -> Result<()> {
         Command::Pki(cmd) => pki(cmd),
         Command::Card(cmd) => runtime()?.block_on(card(cmd)),
         Command::Reader(cmd) => runtime()?.block_on(reader(cmd)),
+        Command::Load(args) => load(args),
+        Command::Scale(cmd) => scale(cmd),
     }
 }
 
@@ -388,4 +454,115 @@ async fn reader(cmd: ReaderCmd) -> Result<()> {
             }
         }
     }
+}
+
+fn load(a: LoadArgs) -> Result<()> {
+    if !(0.0..=1.0).contains(&a.known) {
+        bail!("--known is a fraction between 0 and 1");
+    }
+    let numbers = match &a.numbers {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("reading {}", p.display()))?
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| l.parse::<AccessNumber>())
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => None,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        // Issue the cards here when their numbers are to be saved, so the
+        // same set can drive another system (make compare).
+        let numbers = match (numbers, &a.save_numbers) {
+            (Some(n), _) => Some(n),
+            (None, Some(path)) => {
+                let pki = PkiDir::new(&a.certs);
+                let me = pki.client(Role::SecurityOffice, "admin");
+                let cfg = tls::client_config(&pki.ca_cert(), &me.cert, &me.key)?;
+                let n = portcullis::loadgen::issue_cards(&AdminClient::new(a.admin, cfg), a.cards).await?;
+                let text: String = n.iter().map(|x| x.reveal() + "\n").collect();
+                std::fs::write(path, text)?;
+                Some(n)
+            }
+            (None, None) => None,
+        };
+        let opts = portcullis::loadgen::LoadOptions {
+            addr: a.addr,
+            admin: a.admin,
+            certs: a.certs.clone(),
+            connections: a.connections,
+            depth: a.depth,
+            duration: Duration::from_secs_f64(a.duration.max(0.0)),
+            rate: a.rate,
+            known_fraction: a.known,
+            cards: a.cards,
+            numbers,
+            progress: !a.quiet,
+        };
+        let report = portcullis::loadgen::run(opts.clone()).await?;
+        println!(
+            "connections {} admitted in {:.3} s ({} failed)",
+            report.connected, report.connect_secs, report.connect_failures
+        );
+        if report.elapsed > 0.0 {
+            println!(
+                "{} answers in {:.1} s: {:.0}/s; latency p50 {:.1} us, p99 {:.1} us, p99.9 {:.1} us, max {:.1} us; wrong {}, errors {}",
+                report.answered,
+                report.elapsed,
+                report.throughput(),
+                report.p50_us,
+                report.p99_us,
+                report.p999_us,
+                report.max_us,
+                report.wrong,
+                report.errors
+            );
+        }
+        println!("{}", report.result_line(&opts));
+        if report.wrong > 0 {
+            bail!("{} answers were wrong", report.wrong);
+        }
+        anyhow::Ok(())
+    })
+}
+
+fn scale(cmd: ScaleCmd) -> Result<()> {
+    match cmd {
+        ScaleCmd::Create { dir, cards } => {
+            if dir.exists() {
+                bail!("{} exists; choose a new directory", dir.display());
+            }
+            let t = portcullis::scale::create(&dir, cards)?;
+            println!(
+                "wrote {cards} synthetic credentials to {} in {:.1} s",
+                dir.display(),
+                t.as_secs_f64()
+            );
+        }
+        ScaleCmd::Measure { dir } => {
+            if !dir.exists() {
+                bail!("{} does not exist", dir.display());
+            }
+            let (cost, _book) = portcullis::scale::measure_load(&dir)?;
+            println!(
+                "loaded {} credentials in {:.2} s; RSS grew {:.1} MiB = {:.1} bytes per credential (RSS now {:.1} MiB)",
+                cost.credentials,
+                cost.load.as_secs_f64(),
+                cost.rss_growth as f64 / 1048576.0,
+                cost.bytes_per_credential(),
+                cost.rss_after as f64 / 1048576.0
+            );
+            println!(
+                "RESULT credentials={} load_s={:.3} bytes_per_credential={:.1}",
+                cost.credentials,
+                cost.load.as_secs_f64(),
+                cost.bytes_per_credential()
+            );
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,84 @@
+//! Journal throughput by group-commit size: records per second committed
+//! into RocksDB with the WAL on, fsync off and on. The writer is kept busy
+//! (the queue never runs dry) and takes exactly `batch` records per commit.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use portcullis::clock::{SharedClock, SystemClock};
+use portcullis::decision::{Decision, Reason};
+use portcullis::journal::{AppendError, Journal, JournalOptions, Record};
+use portcullis::store::Store;
+use portcullis::telemetry::Metrics;
+
+const RETENTION: u64 = 14 * 86_400 * 1_000_000;
+
+fn journal_append(c: &mut Criterion) {
+    let mut g = c.benchmark_group("journal_commit");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(4));
+    for sync in [false, true] {
+        let sizes: &[usize] = if sync {
+            &[64, 1024, 8192]
+        } else {
+            &[1, 64, 1024, 8192]
+        };
+        for &batch in sizes {
+            let dir = tempfile::tempdir().unwrap();
+            let clock: SharedClock = Arc::new(SystemClock);
+            let store = Store::open(dir.path(), clock.clone(), RETENTION).unwrap();
+            let journal = Journal::start(
+                store,
+                clock,
+                JournalOptions {
+                    sync,
+                    max_batch: batch,
+                    max_queue: batch * 8,
+                    retention: RETENTION,
+                },
+                Arc::new(Metrics::new()),
+            )
+            .unwrap();
+            let records: Vec<Record> = (0..batch as u64)
+                .map(|i| Record {
+                    reader: 1,
+                    door: (i % 16) as u32,
+                    card: i,
+                    tag: 0,
+                    decision: Decision::Grant,
+                    reason: Reason::Granted,
+                })
+                .collect();
+            g.throughput(Throughput::Elements(batch as u64));
+            let name = if sync { "fsync_on" } else { "fsync_off" };
+            g.bench_with_input(BenchmarkId::new(name, batch), &batch, |b, _| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    let mut last = 0;
+                    for _ in 0..iters {
+                        loop {
+                            match journal.append(&records) {
+                                Ok(s) => {
+                                    last = s;
+                                    break;
+                                }
+                                Err(AppendError::Full) => {
+                                    std::thread::sleep(Duration::from_micros(20))
+                                }
+                                Err(e) => panic!("journal: {e}"),
+                            }
+                        }
+                    }
+                    journal.wait_committed_blocking(last).unwrap();
+                    start.elapsed()
+                })
+            });
+            journal.close();
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, journal_append);
+criterion_main!(benches);
