@@ -68,6 +68,23 @@ pub struct Config {
     pub journal: JournalConfig,
     /// Shutdown behaviour.
     pub shutdown: ShutdownConfig,
+    /// The async runtime.
+    pub runtime: RuntimeConfig,
+}
+
+/// The async runtime.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Worker threads for connections; 0 = one per CPU core. The journal
+    /// writer is one more thread beside them.
+    pub worker_threads: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self { worker_threads: 0 }
+    }
 }
 
 /// Certificates and keys, PEM files.
@@ -166,6 +183,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             journal: JournalConfig::default(),
             shutdown: ShutdownConfig::default(),
+            runtime: RuntimeConfig::default(),
         }
     }
 }
@@ -325,6 +343,9 @@ impl Config {
             if v == 0 || v > 3_600_000 {
                 return Err(invalid(field, "must be between 1 and 3600000 milliseconds"));
             }
+        }
+        if self.runtime.worker_threads > 256 {
+            return Err(invalid("runtime.worker_threads", "must be at most 256 (0 = one per core)"));
         }
         if self.admin.max_connections == 0 {
             return Err(invalid("admin.max_connections", "must be at least 1"));

@@ -3,6 +3,7 @@
 //! (a fixed offered rate, latency measured from each request's intended send
 //! time so queueing is not hidden). Every answer is checked.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +14,7 @@ use bytes::{Buf, BytesMut};
 use hdrhistogram::Histogram;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
 
 use crate::access::{AccessNumber, Generator};
 use crate::client::{AdminClient, ClientError, ReaderClient};
@@ -223,7 +225,6 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
     let counters = Arc::new(Counters::default());
     let start = Instant::now() + Duration::from_millis(50);
     let deadline = start + opts.duration;
-    let per_conn_rate = opts.rate.map(|r| r / conns.len() as f64);
     let progress = if opts.progress {
         let c = counters.clone();
         Some(tokio::spawn(async move {
@@ -247,8 +248,22 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
     } else {
         None
     };
+    // Open loop: one pacer thread hands out send times with sub-millisecond
+    // precision (the async timer wheel ticks in milliseconds, which would add
+    // up to a millisecond of the generator's own lateness to every request).
+    let mut pacer_rx: Vec<Option<mpsc::UnboundedReceiver<Instant>>> =
+        (0..conns.len()).map(|_| None).collect();
+    let pacer = opts.rate.map(|rate| {
+        let mut txs = Vec::with_capacity(conns.len());
+        for slot in pacer_rx.iter_mut() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            txs.push(tx);
+            *slot = Some(rx);
+        }
+        std::thread::spawn(move || pace(txs, rate, start, deadline))
+    });
     let mut tasks = Vec::with_capacity(conns.len());
-    for (i, c) in conns.into_iter().enumerate() {
+    for ((i, c), rx) in conns.into_iter().enumerate().zip(pacer_rx) {
         let w = Worker {
             known: known.clone(),
             known_fraction: opts.known_fraction,
@@ -257,7 +272,7 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
             counters: counters.clone(),
             conn_index: i,
         };
-        tasks.push(tokio::spawn(w.run(c, start, deadline, per_conn_rate)));
+        tasks.push(tokio::spawn(w.run(c, start, deadline, rx)));
     }
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).expect("bounds");
     for t in tasks {
@@ -267,6 +282,9 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
     }
     if let Some(p) = progress {
         p.abort();
+    }
+    if let Some(p) = pacer {
+        let _ = p.join();
     }
     report.elapsed = opts.duration.as_secs_f64();
     report.answered = counters.answered.load(Ordering::Relaxed);
@@ -383,7 +401,7 @@ impl Worker {
         client: ReaderClient,
         start: Instant,
         deadline: Instant,
-        rate: Option<f64>,
+        mut pacer: Option<mpsc::UnboundedReceiver<Instant>>,
     ) -> Histogram<u64> {
         let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).expect("bounds");
         let mut tls = client.into_stream();
@@ -395,18 +413,28 @@ impl Worker {
             })
             .collect();
         let mut free: Vec<usize> = (0..self.depth).rev().collect();
+        // Open loop: send times that found the pipeline full wait here,
+        // keeping their intended time, so waiting counts as latency.
+        let mut backlog: VecDeque<Instant> = VecDeque::new();
+        let open = pacer.is_some();
+        let mut pacer_done = !open;
         let mut buf = BytesMut::with_capacity(16 * 1024);
         let mut out = Vec::with_capacity(64 * self.depth);
-        let interval = rate.map(|r| Duration::from_secs_f64(1.0 / r.max(1e-3)));
-        let mut next_send = start;
         tokio::time::sleep_until(start.into()).await;
-        if interval.is_none() {
+        if !open {
             // Closed loop: fill the pipeline.
             while let Some(i) = free.pop() {
                 self.request(i, &mut slots, Instant::now(), &mut out);
             }
         }
+        let give_up = deadline + Duration::from_secs(10);
         loop {
+            while !backlog.is_empty() && !free.is_empty() {
+                let (Some(t), Some(i)) = (backlog.pop_front(), free.pop()) else {
+                    break;
+                };
+                self.request(i, &mut slots, t, &mut out);
+            }
             if !out.is_empty() {
                 if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {
                     self.counters.errors.fetch_add(1, Ordering::Relaxed);
@@ -415,21 +443,18 @@ impl Worker {
                 out.clear();
             }
             let in_flight = self.depth - free.len();
-            if Instant::now() >= deadline && in_flight == 0 {
+            if in_flight == 0
+                && backlog.is_empty()
+                && (pacer_done && (open || Instant::now() >= deadline))
+            {
                 break;
             }
-            let send_due = interval.is_some() && !free.is_empty() && next_send < deadline;
             buf.reserve(8192);
             tokio::select! {
-                _ = tokio::time::sleep_until(next_send.into()), if send_due => {
-                    let now = Instant::now();
-                    // Send every request whose intended time has come, as far
-                    // as the pipeline allows; later ones keep their intended
-                    // time, so waiting counts as latency.
-                    while next_send <= now && next_send < deadline {
-                        let Some(i) = free.pop() else { break };
-                        self.request(i, &mut slots, next_send, &mut out);
-                        next_send += interval.unwrap_or_default();
+                t = async { match pacer.as_mut() { Some(p) => p.recv().await, None => None } }, if !pacer_done => {
+                    match t {
+                        Some(t) => backlog.push_back(t),
+                        None => pacer_done = true,
                     }
                 }
                 r = tls.read_buf(&mut buf) => {
@@ -459,7 +484,7 @@ impl Worker {
                                         let lat = now.saturating_duration_since(slot.intended);
                                         let _ = hist.record(lat.as_nanos().max(1) as u64);
                                         self.counters.answered.fetch_add(1, Ordering::Relaxed);
-                                        if interval.is_none() && now < deadline {
+                                        if !open && now < deadline {
                                             self.request(i, &mut slots, now, &mut out);
                                         } else {
                                             free.push(i);
@@ -478,7 +503,7 @@ impl Worker {
                         }
                     }
                 }
-                _ = tokio::time::sleep_until((deadline + Duration::from_secs(10)).into()) => {
+                _ = tokio::time::sleep_until(give_up.into()) => {
                     // Answers overdue by ten seconds: give up on them.
                     self.counters.errors.fetch_add(1, Ordering::Relaxed);
                     break;
@@ -486,6 +511,28 @@ impl Worker {
             }
         }
         hist
+    }
+}
+
+/// The open-loop pacer: hands out intended send times at `rate` per second
+/// in total, round-robin over the connections, from `start` to `deadline`.
+fn pace(txs: Vec<mpsc::UnboundedSender<Instant>>, rate: f64, start: Instant, deadline: Instant) {
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1e-3));
+    let mut next = start;
+    let mut k = 0usize;
+    while next < deadline {
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        }
+        // Hand out every send time that has come (the thread may have
+        // overslept by a few microseconds).
+        let now = Instant::now();
+        while next <= now && next < deadline {
+            let _ = txs[k % txs.len()].send(next);
+            k += 1;
+            next += interval;
+        }
     }
 }
 

@@ -293,10 +293,11 @@ fn run(config: Option<&Path>, check: bool) -> Result<()> {
         println!("configuration is valid");
         return Ok(());
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("portcullis")
-        .build()?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if config.runtime.worker_threads > 0 {
+        builder.worker_threads(config.runtime.worker_threads);
+    }
+    let rt = builder.enable_all().thread_name("portcullis").build()?;
     rt.block_on(async move {
         let drain = Duration::from_millis(config.shutdown.drain_deadline_ms);
         let app = Appliance::start(config, Arc::new(SystemClock)).await?;

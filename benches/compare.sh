@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Portcullis and Redis 7 with TLS, side by side in one run, on loopback.
+#
+# Redis is what an office would otherwise deploy: TLS with client-certificate
+# auth (the same dev CA), one key per credential, AOF everysec. It is driven
+# by redis-benchmark with (a) plain GET and (b) a Lua script doing the look-up
+# plus an XADD to a journal stream. Portcullis is driven by its own load
+# generator at the same connection count and in-flight depth, journal on.
+# Then: Portcullis open loop at a fixed offered rate, and a reconnect storm.
+#
+# Everything it starts, it stops; everything it writes is under a temporary
+# directory that is removed at the end. Tunables (environment):
+#   CONNS=1000 DURATION=10 CARDS=1000 RATE=40000 STORM=10000
+#   N_GET1 N_GET64 N_LUA1 N_LUA64   (redis-benchmark request counts)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CONNS=${CONNS:-1000}
+DURATION=${DURATION:-10}
+CARDS=${CARDS:-1000}
+RATE=${RATE:-40000}
+STORM=${STORM:-10000}
+N_GET1=${N_GET1:-500000}
+N_GET64=${N_GET64:-5000000}
+N_LUA1=${N_LUA1:-400000}
+N_LUA64=${N_LUA64:-1500000}
+BIN=${BIN:-./portcullis}
+[ -x "$BIN" ] || { echo "no $BIN: run 'make build' first" >&2; exit 1; }
+
+missing=""
+for p in redis-server redis-tools; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+fi
+# Redis from the package must not keep running as a service on its own port.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+WORK=$(mktemp -d /tmp/portcullis-compare.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+echo "== set-up in $WORK (date $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores)"
+C="$WORK/certs"
+"$BIN" pki init --dir "$C" >/dev/null
+"$BIN" pki issue --role security-office --name admin --dir "$C" >/dev/null
+"$BIN" pki issue --role reader --name redis-client --dir "$C" >/dev/null
+RC="$C/clients/reader-redis-client"
+
+REDIS_PORT=16390
+mkdir -p "$WORK/redis"
+redis-server --port 0 --tls-port $REDIS_PORT --bind 127.0.0.1 \
+  --tls-cert-file "$C/server.crt" --tls-key-file "$C/server.key" \
+  --tls-ca-cert-file "$C/ca.crt" --tls-auth-clients yes \
+  --appendonly yes --appendfsync everysec --save "" \
+  --dir "$WORK/redis" --maxclients 20000 --logfile "$WORK/redis.log" &
+pids+=($!)
+RTLS=(--tls --cert "$RC.crt" --key "$RC.key" --cacert "$C/ca.crt" -h 127.0.0.1 -p $REDIS_PORT)
+for _ in $(seq 1 50); do redis-cli "${RTLS[@]}" PING >/dev/null 2>&1 && break; sleep 0.1; done
+
+cat > "$WORK/portcullis.toml" <<TOML
+data_dir = "$WORK/data"
+keys_dir = "$WORK/keys"
+[tls]
+ca_cert = "$C/ca.crt"
+server_cert = "$C/server.crt"
+server_key = "$C/server.key"
+[reader]
+listen = "127.0.0.1:17443"
+max_connections = 20000
+max_in_flight = 256
+[admin]
+listen = "127.0.0.1:17444"
+[metrics]
+listen = "127.0.0.1:19477"
+TOML
+RUST_LOG=warn "$BIN" run --config "$WORK/portcullis.toml" &
+pids+=($!)
+for _ in $(seq 1 100); do curl -fs http://127.0.0.1:19477/readyz >/dev/null 2>&1 && break; sleep 0.1; done
+LOAD=(--addr 127.0.0.1:17443 --admin 127.0.0.1:17444 --certs "$C" --quiet)
+
+# The same credentials in both: issue CARDS cards in Portcullis, keep their
+# numbers, and load Redis with one key per credential. redis-benchmark picks
+# keys as cred:<12 digits> from a range 1/0.9 times the card count, so about
+# 90% of its look-ups hit, the same 90/10 mix as the load generator.
+"$BIN" load "${LOAD[@]}" --connections 1 --duration 0 --cards "$CARDS" --save-numbers "$WORK/numbers" >/dev/null
+awk '{ k = sprintf("cred:%012d", NR-1); printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length($1), $1 }' "$WORK/numbers" \
+  | redis-cli "${RTLS[@]}" --pipe >/dev/null
+RANGE=$(( CARDS * 10 / 9 ))
+LUA="local v = redis.call('GET', KEYS[1]) redis.call('XADD', 'journal', '*', 'k', KEYS[1], 'd', v and '1' or '0') return v"
+
+redis_rps() { # depth requests args...
+  local depth=$1 n=$2; shift 2
+  redis-benchmark "${RTLS[@]}" -c "$CONNS" -P "$depth" -n "$n" -r "$RANGE" --threads 2 --csv "$@" 2>/dev/null \
+    | awk -F'","' 'NR==2 { gsub(/"/, "", $2); print int($2) }'
+}
+portcullis() { # depth [extra args]
+  local depth=$1; shift
+  "$BIN" load "${LOAD[@]}" --connections "$CONNS" --depth "$depth" --duration "$DURATION" --numbers "$WORK/numbers" "$@" | grep '^RESULT'
+}
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+
+echo "== Redis (redis-benchmark, $CONNS connections)"
+r_get1=$(redis_rps 1 "$N_GET1" GET 'cred:__rand_int__');   echo "GET, 1 in flight:            $r_get1/s"
+r_get64=$(redis_rps 64 "$N_GET64" GET 'cred:__rand_int__'); echo "GET, 64 in flight:           $r_get64/s"
+r_lua1=$(redis_rps 1 "$N_LUA1" EVAL "$LUA" 1 'cred:__rand_int__');   echo "look-up + XADD, 1 in flight:  $r_lua1/s"
+r_lua64=$(redis_rps 64 "$N_LUA64" EVAL "$LUA" 1 'cred:__rand_int__'); echo "look-up + XADD, 64 in flight: $r_lua64/s"
+
+echo "== Portcullis (load generator, $CONNS connections, $DURATION s, journal on)"
+p1=$(portcullis 1);   echo "$p1"
+p64=$(portcullis 64); echo "$p64"
+popen=$(portcullis 64 --rate "$RATE"); echo "$popen"
+echo "== reconnect storm: $STORM readers at once"
+storm=$("$BIN" load "${LOAD[@]}" --connections "$STORM" --duration 0 --numbers "$WORK/numbers" | grep '^RESULT'); echo "$storm"
+
+p1_rps=$(echo "$p1" | field rps); p64_rps=$(echo "$p64" | field rps)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+echo
+echo "== ratios (same run)"
+echo "1 in flight:  Portcullis $p1_rps/s vs Redis look-up+XADD $r_lua1/s = $(ratio "$p1_rps" "$r_lua1")x (target >= 2x)"
+echo "64 in flight: Portcullis $p64_rps/s vs Redis plain GET $r_get64/s = $(ratio "$p64_rps" "$r_get64")x (target >= 1x)"
+echo "64 in flight: Portcullis $p64_rps/s vs Redis look-up+XADD $r_lua64/s = $(ratio "$p64_rps" "$r_lua64")x"
+echo "1 in flight:  Portcullis $p1_rps/s vs Redis plain GET $r_get1/s = $(ratio "$p1_rps" "$r_get1")x"
+echo "open loop at $RATE/s: p99 $(echo "$popen" | field p99_us) us (target < 1000 us)"
+echo "storm: $(echo "$storm" | field connected) of $STORM admitted in $(echo "$storm" | field connect_s) s (target < 5 s)"
