@@ -10,6 +10,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use portcullis::access::{AccessNumber, Digest, Transform};
 use portcullis::core::decide;
 use portcullis::credentials::{CardStatus, CredentialMap, Entry};
+use portcullis::levels::{AccessControl, Definitions, Level, Schedule, Window};
 use portcullis::protocol::{Credential, Frame, VerifyRequest};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -145,7 +146,7 @@ fn decision(c: &mut Criterion) {
             t.digest(&n),
             Entry {
                 card_id: i,
-                holder: i,
+                holder: i & 4095,
                 valid_from: 0,
                 valid_until: 0,
                 status: CardStatus::Active,
@@ -155,11 +156,62 @@ fn decision(c: &mut Criterion) {
             numbers.push(n);
         }
     }
+    // Every holder holds one level: door group of 16 doors, weekday
+    // schedule; the decision runs the full path (card, holder, door, hour).
+    let access = AccessControl::new("UTC").unwrap();
+    let mut defs = Definitions::default();
+    defs.door_groups.insert("g".into(), (1..=16).collect());
+    defs.schedules.insert(
+        "s".into(),
+        Schedule {
+            windows: vec![Window {
+                days: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+                    .map(String::from)
+                    .to_vec(),
+                from: "00:00".into(),
+                to: "24:00".into(),
+            }],
+            open_on_holidays: true,
+        },
+    );
+    defs.levels.insert(
+        "l".into(),
+        Level {
+            door_group: "g".into(),
+            schedule: Some("s".into()),
+            valid_from: None,
+            valid_until: None,
+        },
+    );
+    access.install(defs).unwrap();
+    for h in 0..4096u64 {
+        access.set_holder(h, true, vec!["l".into()]);
+    }
+    let now = 1_795_000_000;
+    assert_eq!(
+        decide(
+            &t,
+            &map,
+            &access,
+            &Credential::Random128(numbers[1].0),
+            3,
+            now
+        )
+        .reason,
+        portcullis::decision::Reason::Granted
+    );
     let mut i = 0;
-    c.bench_function("decision/transform+lookup+evaluate/1M", |b| {
+    c.bench_function("decision/transform+lookup+levels/1M", |b| {
         b.iter(|| {
             i = (i + 1) & 4095;
-            decide(&t, &map, &Credential::Random128(numbers[i].0), 1_000)
+            decide(
+                &t,
+                &map,
+                &access,
+                &Credential::Random128(numbers[i].0),
+                3,
+                now,
+            )
         })
     });
 }

@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
+use crate::admin_records::audit;
 use crate::cards::{CardError, CardView, IssueRequest};
 use crate::config::ms;
 use crate::core::Core;
@@ -102,12 +103,36 @@ fn no_store(mut r: Response) -> Response {
 
 /// The routes.
 pub fn router(core: Arc<Core>) -> Router {
+    use crate::admin_records as rec;
     let limit = core.config.admin.max_body;
     Router::new()
         .route("/v1/whoami", get(whoami))
         .route("/v1/cards", post(issue_card))
         .route("/v1/cards/{id}", get(get_card))
         .route("/v1/cards/{id}/revoke", post(revoke_card))
+        .route("/v1/cards/{id}/suspend", post(suspend_card))
+        .route("/v1/cards/{id}/resume", post(resume_card))
+        .route("/v1/cards/{id}/expiry", put(set_expiry))
+        .route("/v1/holders", post(rec::create_holder))
+        .route(
+            "/v1/holders/{id}",
+            get(rec::get_holder).patch(rec::update_holder),
+        )
+        .route("/v1/holders/{id}/levels", put(rec::set_levels))
+        .route("/v1/holders/{id}/cards", get(rec::holder_cards))
+        .route("/v1/holders/{id}/replace-card", post(replace_card))
+        .route(
+            "/v1/holders/{id}/photo",
+            put(rec::put_photo).get(rec::get_photo),
+        )
+        .route(
+            "/v1/holders/{id}/photo/distribution",
+            get(rec::distribute_photo),
+        )
+        .route("/v1/holders/{id}/photo/withheld", put(rec::set_withheld))
+        .route("/v1/access", get(rec::get_access).put(rec::put_access))
+        .route("/v1/keys/rotate", post(rec::rotate_keys))
+        .route("/v1/audit", get(rec::read_audit))
         .route("/v1/readers", get(list_readers))
         .route(
             "/v1/readers/{name}",
@@ -131,9 +156,51 @@ struct IssueBody {
     valid_until: Option<u32>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplaceBody {
+    #[serde(default)]
+    valid_until: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpiryBody {
+    valid_until: Option<u32>,
+}
+
 fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+}
+
+fn issued(
+    card: &crate::cards::Card,
+    number: &crate::access::AccessNumber,
+    extra: serde_json::Value,
+) -> Response {
+    let mut body = json!({
+        "card": CardView::from(card),
+        "access_number": number.reveal(),
+        "note": "the access number is shown only this once; program the card now",
+    });
+    if let (Some(o), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            o.insert(k.clone(), v.clone());
+        }
+    }
+    no_store((StatusCode::CREATED, Json(body)).into_response())
+}
+
+fn require_holder(core: &Core, holder: u64) -> Result<(), ApiError> {
+    match core.holders.exists(holder) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no cardholder with id {holder}; create the cardholder record first"),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn issue_card(
@@ -143,6 +210,7 @@ async fn issue_card(
 ) -> ApiResult {
     require(&id, &[Role::SecurityOffice])?;
     let b: IssueBody = json_body(&body)?;
+    require_holder(&core, b.holder)?;
     let result = core.cards.issue(IssueRequest {
         holder: b.holder,
         valid_from: b.valid_from,
@@ -151,19 +219,49 @@ async fn issue_card(
     core.metrics
         .admin_request("card_issue", if result.is_ok() { "ok" } else { "error" });
     let (card, number) = result?;
+    audit(
+        &core,
+        &id,
+        "card.issue",
+        format!("card:{}", card.id),
+        json!({ "holder": b.holder }),
+    )?;
     tracing::info!(card = card.id, by = %id, "card issued");
     core.metrics.credentials.set(core.cards.map().len() as f64);
-    Ok(no_store(
-        (
-            StatusCode::CREATED,
-            Json(json!({
-                "card": CardView::from(&card),
-                "access_number": number.reveal(),
-                "note": "the access number is shown only this once; program the card now",
-            })),
-        )
-            .into_response(),
-    ))
+    Ok(issued(&card, &number, json!({})))
+}
+
+async fn replace_card(
+    State(core): State<Arc<Core>>,
+    Extension(id): Extension<Identity>,
+    Path(holder): Path<u64>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    require(&id, &[Role::SecurityOffice, Role::CardOffice])?;
+    let b: ReplaceBody = if body.is_empty() {
+        ReplaceBody { valid_until: None }
+    } else {
+        json_body(&body)?
+    };
+    require_holder(&core, holder)?;
+    let result = core.cards.replace(IssueRequest {
+        holder,
+        valid_from: None,
+        valid_until: b.valid_until,
+    });
+    core.metrics
+        .admin_request("card_replace", if result.is_ok() { "ok" } else { "error" });
+    let (card, number, superseded) = result?;
+    audit(
+        &core,
+        &id,
+        "card.replace",
+        format!("card:{}", card.id),
+        json!({ "holder": holder, "superseded": superseded }),
+    )?;
+    tracing::info!(card = card.id, superseded = superseded.len(), by = %id, "replacement card issued");
+    core.metrics.credentials.set(core.cards.map().len() as f64);
+    Ok(issued(&card, &number, json!({ "superseded": superseded })))
 }
 
 async fn get_card(
@@ -176,18 +274,67 @@ async fn get_card(
     Ok(Json(CardView::from(&c)).into_response())
 }
 
+async fn card_change(
+    core: &Core,
+    id: &Identity,
+    card: u64,
+    action: &'static str,
+    result: Result<crate::cards::Card, CardError>,
+) -> ApiResult {
+    core.metrics
+        .admin_request(action, if result.is_ok() { "ok" } else { "error" });
+    let c = result?;
+    audit(
+        core,
+        id,
+        action,
+        format!("card:{}", c.id),
+        serde_json::Value::Null,
+    )?;
+    tracing::info!(card, action, by = %id, "card changed");
+    Ok(Json(CardView::from(&c)).into_response())
+}
+
 async fn revoke_card(
     State(core): State<Arc<Core>>,
     Extension(id): Extension<Identity>,
     Path(card): Path<u64>,
 ) -> ApiResult {
     require(&id, &[Role::SecurityOffice])?;
-    let result = core.cards.revoke(card);
-    core.metrics
-        .admin_request("card_revoke", if result.is_ok() { "ok" } else { "error" });
-    let c = result?;
-    tracing::info!(card = c.id, by = %id, "card revoked");
-    Ok(Json(CardView::from(&c)).into_response())
+    let r = core.cards.revoke(card);
+    card_change(&core, &id, card, "card.revoke", r).await
+}
+
+async fn suspend_card(
+    State(core): State<Arc<Core>>,
+    Extension(id): Extension<Identity>,
+    Path(card): Path<u64>,
+) -> ApiResult {
+    require(&id, &[Role::SecurityOffice])?;
+    let r = core.cards.suspend(card);
+    card_change(&core, &id, card, "card.suspend", r).await
+}
+
+async fn resume_card(
+    State(core): State<Arc<Core>>,
+    Extension(id): Extension<Identity>,
+    Path(card): Path<u64>,
+) -> ApiResult {
+    require(&id, &[Role::SecurityOffice])?;
+    let r = core.cards.resume(card);
+    card_change(&core, &id, card, "card.resume", r).await
+}
+
+async fn set_expiry(
+    State(core): State<Arc<Core>>,
+    Extension(id): Extension<Identity>,
+    Path(card): Path<u64>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    require(&id, &[Role::SecurityOffice])?;
+    let b: ExpiryBody = json_body(&body)?;
+    let r = core.cards.set_expiry(card, b.valid_until);
+    card_change(&core, &id, card, "card.expiry", r).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -210,6 +357,13 @@ async fn register_reader(
         if result.is_ok() { "ok" } else { "error" },
     );
     let r = result?;
+    audit(
+        &core,
+        &id,
+        "reader.register",
+        format!("reader:{}", r.name),
+        json!({ "doors": r.doors }),
+    )?;
     tracing::info!(reader = %r.name, doors = r.doors.len(), by = %id, "reader registered");
     Ok(Json(r).into_response())
 }
@@ -225,6 +379,13 @@ async fn remove_reader(
         .admin_request("reader_remove", if result.is_ok() { "ok" } else { "error" });
     match result? {
         Some(r) => {
+            audit(
+                &core,
+                &id,
+                "reader.remove",
+                format!("reader:{}", r.name),
+                serde_json::Value::Null,
+            )?;
             tracing::info!(reader = %r.name, by = %id, "reader removed");
             Ok(Json(r).into_response())
         }

@@ -10,16 +10,20 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::access::Transform;
+use crate::audit::AuditLog;
+use crate::cardholders::HolderBook;
 use crate::cards::CardBook;
 use crate::clock::SharedClock;
 use crate::config::{ms, Config, ConfigError};
 use crate::core::Core;
 use crate::journal::{Journal, JournalOptions};
+use crate::levels::AccessControl;
 use crate::readers::Readers;
 use crate::secret::{self, SecretError};
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::tls::{self, TlsError};
+use crate::vault::Vault;
 
 /// The appliance could not start.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +40,9 @@ pub enum StartError {
     /// The database could not be opened or loaded.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Access-level or record-key set-up failed.
+    #[error("{0}")]
+    Access(String),
     /// A listener could not bind.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -105,6 +112,15 @@ impl Appliance {
                 let store = Store::open(&config.data_dir, clock.clone(), retention)?;
                 let cards = CardBook::load(store.clone(), Transform::new(&key), clock.clone())?;
                 let readers = Readers::load(store.clone())?;
+                let access = Arc::new(
+                    AccessControl::new(&config.access.timezone)
+                        .map_err(|e| StartError::Access(e.to_string()))?,
+                );
+                crate::cardholders::load_definitions(&store, &access)?;
+                let vault = Vault::open(&config.keys_dir)
+                    .map_err(|e| StartError::Access(format!("record keys: {e}")))?;
+                let holders = HolderBook::load(store.clone(), vault, access.clone())?;
+                let audit = AuditLog::open(store.clone(), clock.clone())?;
                 let journal = Journal::start(
                     store.clone(),
                     clock.clone(),
@@ -117,7 +133,7 @@ impl Appliance {
                     metrics.clone(),
                 )?;
                 Ok(Core::new(
-                    config, clock, store, cards, readers, journal, metrics,
+                    config, clock, store, cards, readers, access, holders, audit, journal, metrics,
                 ))
             })
             .await

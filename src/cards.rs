@@ -6,6 +6,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use dashmap::DashMap;
 use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
 use serde::Serialize;
 
@@ -149,6 +150,8 @@ pub struct CardBook {
     /// Serialises changes (read-modify-write of card records). Verification
     /// never takes it.
     write_lock: Mutex<u64>,
+    /// Card ids per holder, for replacement.
+    by_holder: DashMap<u64, Vec<u64>>,
 }
 
 impl std::fmt::Debug for CardBook {
@@ -175,6 +178,7 @@ impl CardBook {
             count = n as usize;
         }
         let map = Arc::new(CredentialMap::with_capacity(count));
+        let by_holder: DashMap<u64, Vec<u64>> = DashMap::new();
         let mut next_id = 1;
         for item in store
             .db()
@@ -183,6 +187,10 @@ impl CardBook {
             let (k, v) = item?;
             let card = Card::decode(&k, &v)?;
             map.insert(card.digest, card.entry);
+            by_holder
+                .entry(card.entry.holder)
+                .or_default()
+                .push(card.id);
             next_id = next_id.max(card.id + 1);
         }
         Ok(Self {
@@ -192,6 +200,7 @@ impl CardBook {
             generator: Generator::new(),
             clock,
             write_lock: Mutex::new(next_id),
+            by_holder,
         })
     }
 
@@ -215,8 +224,26 @@ impl CardBook {
         (self.clock.now_micros() / 1_000_000).min(u64::from(u32::MAX)) as u32
     }
 
-    /// Issues a new card. The access number is returned once and not kept.
+    /// Issues a holder's first card. Refused while the holder has a card in
+    /// use (active or suspended): that calls for a replacement. The access
+    /// number is returned once and not kept.
     pub fn issue(&self, req: IssueRequest) -> Result<(Card, AccessNumber), CardError> {
+        self.make(req, false).map(|(c, n, _)| (c, n))
+    }
+
+    /// Issues a replacement: the new card and the deactivation of every
+    /// older card of the same person are one atomic RocksDB write, and the
+    /// old cards are dead in the live map before the new one is live.
+    /// Returns the new card, its number, and the ids superseded.
+    pub fn replace(&self, req: IssueRequest) -> Result<(Card, AccessNumber, Vec<u64>), CardError> {
+        self.make(req, true)
+    }
+
+    fn make(
+        &self,
+        req: IssueRequest,
+        replace: bool,
+    ) -> Result<(Card, AccessNumber, Vec<u64>), CardError> {
         let now = self.now_secs();
         let valid_from = req.valid_from.unwrap_or(now);
         if let Some(until) = req.valid_until {
@@ -227,6 +254,24 @@ impl CardBook {
             }
         }
         let mut next = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut older = Vec::new();
+        for id in self
+            .by_holder
+            .get(&req.holder)
+            .map(|v| v.clone())
+            .unwrap_or_default()
+        {
+            let c = self.get(id)?;
+            if matches!(c.entry.status, CardStatus::Active | CardStatus::Suspended) {
+                older.push(c);
+            }
+        }
+        if !replace && !older.is_empty() {
+            return Err(CardError::Invalid(format!(
+                "holder {} already has card {} in use; issue a replacement instead",
+                req.holder, older[0].id
+            )));
+        }
         // 128 random bits do not collide in practice; if they ever did, the
         // new card must not shadow an existing one.
         let (number, digest) = loop {
@@ -249,15 +294,83 @@ impl CardBook {
             issued_at: self.clock.now_micros(),
         };
         let mut batch = WriteBatch::default();
+        for old in older.iter_mut() {
+            old.entry.status = CardStatus::Superseded;
+            batch.put_cf(self.store.cf(cf::CARDS), old.id.to_be_bytes(), old.encode());
+        }
         batch.put_cf(
             self.store.cf(cf::CARDS),
             card.id.to_be_bytes(),
             card.encode(),
         );
         self.store.db().write_opt(batch, &Self::sync_write())?;
+        for old in &older {
+            self.map.insert(old.digest, old.entry);
+        }
         self.map.insert(card.digest, card.entry);
+        self.by_holder.entry(req.holder).or_default().push(card.id);
         *next += 1;
-        Ok((card, number))
+        Ok((card, number, older.iter().map(|c| c.id).collect()))
+    }
+
+    /// Every card of a holder.
+    pub fn of_holder(&self, holder: u64) -> Result<Vec<Card>, CardError> {
+        self.by_holder
+            .get(&holder)
+            .map(|v| v.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|id| self.get(id))
+            .collect()
+    }
+
+    /// Suspends an active card.
+    pub fn suspend(&self, id: u64) -> Result<Card, CardError> {
+        self.change(id, "suspend", |c| {
+            (c.entry.status == CardStatus::Active).then(|| c.entry.status = CardStatus::Suspended)
+        })
+    }
+
+    /// Resumes a suspended card.
+    pub fn resume(&self, id: u64) -> Result<Card, CardError> {
+        self.change(id, "resume", |c| {
+            (c.entry.status == CardStatus::Suspended).then(|| c.entry.status = CardStatus::Active)
+        })
+    }
+
+    /// Sets or clears the expiry (Unix seconds, exclusive).
+    pub fn set_expiry(&self, id: u64, valid_until: Option<u32>) -> Result<Card, CardError> {
+        if let Some(u) = valid_until {
+            let c = self.get(id)?;
+            if u <= c.entry.valid_from {
+                return Err(CardError::Invalid(
+                    "valid_until must be after valid_from".into(),
+                ));
+            }
+        }
+        self.change(id, "set expiry", |c| {
+            (!matches!(c.entry.status, CardStatus::Revoked | CardStatus::Superseded))
+                .then(|| c.entry.valid_until = valid_until.unwrap_or(0))
+        })
+    }
+
+    fn change(
+        &self,
+        id: u64,
+        action: &'static str,
+        apply: impl FnOnce(&mut Card) -> Option<()>,
+    ) -> Result<Card, CardError> {
+        let _g = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut card = self.get(id)?;
+        let status = card.entry.status;
+        if apply(&mut card).is_none() {
+            return Err(CardError::WrongStatus { id, status, action });
+        }
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.store.cf(cf::CARDS), id.to_be_bytes(), card.encode());
+        self.store.db().write_opt(batch, &Self::sync_write())?;
+        self.map.insert(card.digest, card.entry);
+        Ok(card)
     }
 
     /// Reads a card.
@@ -272,21 +385,9 @@ impl CardBook {
 
     /// Revokes a card for good.
     pub fn revoke(&self, id: u64) -> Result<Card, CardError> {
-        let _g = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut card = self.get(id)?;
-        if card.entry.status == CardStatus::Revoked {
-            return Err(CardError::WrongStatus {
-                id,
-                status: card.entry.status,
-                action: "revoke",
-            });
-        }
-        card.entry.status = CardStatus::Revoked;
-        let mut batch = WriteBatch::default();
-        batch.put_cf(self.store.cf(cf::CARDS), id.to_be_bytes(), card.encode());
-        self.store.db().write_opt(batch, &Self::sync_write())?;
-        self.map.insert(card.digest, card.entry);
-        Ok(card)
+        self.change(id, "revoke", |c| {
+            (c.entry.status != CardStatus::Revoked).then(|| c.entry.status = CardStatus::Revoked)
+        })
     }
 }
 

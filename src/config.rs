@@ -70,10 +70,28 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     /// The async runtime.
     pub runtime: RuntimeConfig,
+    /// Access levels.
+    pub access: AccessConfig,
+}
+
+/// Access levels.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccessConfig {
+    /// IANA time zone in which schedules and holidays are read.
+    pub timezone: String,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        Self {
+            timezone: "America/New_York".into(),
+        }
+    }
 }
 
 /// The async runtime.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct RuntimeConfig {
     /// Worker threads for connections; 0 = one per CPU core. The journal
@@ -81,11 +99,6 @@ pub struct RuntimeConfig {
     pub worker_threads: usize,
 }
 
-impl Default for RuntimeConfig {
-    fn default() -> Self {
-        Self { worker_threads: 0 }
-    }
-}
 
 /// Certificates and keys, PEM files.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -184,6 +197,7 @@ impl Default for Config {
             journal: JournalConfig::default(),
             shutdown: ShutdownConfig::default(),
             runtime: RuntimeConfig::default(),
+            access: AccessConfig::default(),
         }
     }
 }
@@ -217,7 +231,7 @@ impl Default for AdminConfig {
         Self {
             listen: "127.0.0.1:7444".parse().expect("literal address"),
             max_connections: 64,
-            max_body: 64 * 1024,
+            max_body: 1024 * 1024,
             handshake_timeout_ms: 10_000,
         }
     }
@@ -344,8 +358,17 @@ impl Config {
                 return Err(invalid(field, "must be between 1 and 3600000 milliseconds"));
             }
         }
+        if jiff::tz::TimeZone::get(&self.access.timezone).is_err() {
+            return Err(invalid(
+                "access.timezone",
+                format!("`{}` is not a known IANA time zone", self.access.timezone),
+            ));
+        }
         if self.runtime.worker_threads > 256 {
-            return Err(invalid("runtime.worker_threads", "must be at most 256 (0 = one per core)"));
+            return Err(invalid(
+                "runtime.worker_threads",
+                "must be at most 256 (0 = one per core)",
+            ));
         }
         if self.admin.max_connections == 0 {
             return Err(invalid("admin.max_connections", "must be at least 1"));

@@ -4,12 +4,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::access::{journal_tag, AccessNumber, Transform};
+use crate::audit::AuditLog;
+use crate::cardholders::HolderBook;
 use crate::cards::CardBook;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::credentials::CredentialMap;
 use crate::decision::Reason;
 use crate::journal::Journal;
+use crate::levels::AccessControl;
 use crate::protocol::Credential;
 use crate::readers::Readers;
 use crate::store::Store;
@@ -28,6 +31,12 @@ pub struct Core {
     pub cards: CardBook,
     /// Registered readers.
     pub readers: Readers,
+    /// Access levels, compiled per holder.
+    pub access: Arc<AccessControl>,
+    /// Cardholder records and photos.
+    pub holders: HolderBook,
+    /// Admin audit trail.
+    pub audit: AuditLog,
     /// The decision journal.
     pub journal: Journal,
     /// Metrics.
@@ -52,23 +61,33 @@ pub struct Verdict {
     pub tag: u64,
 }
 
-/// The decision itself, separate from [`Core`] so it can be benchmarked.
+/// The decision itself, separate from [`Core`] so it can be benchmarked:
+/// the card's own state first, then the holder's status and access levels
+/// for this door at this time.
 #[inline]
 pub fn decide(
     transform: &Transform,
     map: &CredentialMap,
+    access: &AccessControl,
     credential: &Credential,
+    door: u32,
     now_secs: u32,
 ) -> Verdict {
     match credential {
         Credential::Random128(n) => {
             let d = transform.digest(&AccessNumber(*n));
             match map.get(d) {
-                Some(e) => Verdict {
-                    reason: e.card_reason(now_secs),
-                    card: e.card_id,
-                    tag: 0,
-                },
+                Some(e) => {
+                    let mut reason = e.card_reason(now_secs);
+                    if reason == Reason::Granted {
+                        reason = access.check(e.holder, door, now_secs);
+                    }
+                    Verdict {
+                        reason,
+                        card: e.card_id,
+                        tag: 0,
+                    }
+                }
                 None => Verdict {
                     reason: Reason::Unknown,
                     card: 0,
@@ -86,12 +105,16 @@ pub fn decide(
 
 impl Core {
     /// Assembles the state.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Config,
         clock: SharedClock,
         store: Store,
         cards: CardBook,
         readers: Readers,
+        access: Arc<AccessControl>,
+        holders: HolderBook,
+        audit: AuditLog,
         journal: Journal,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -101,6 +124,9 @@ impl Core {
             store,
             cards,
             readers,
+            access,
+            holders,
+            audit,
             journal,
             metrics,
             draining: AtomicBool::new(false),
@@ -113,13 +139,16 @@ impl Core {
         (self.clock.now_micros() / 1_000_000).min(u64::from(u32::MAX)) as u32
     }
 
-    /// Decides on a credential: a transform, one map look-up, no I/O.
+    /// Decides on a credential at a door: a transform, two hash look-ups,
+    /// a bit test; no I/O.
     #[inline]
-    pub fn decide(&self, credential: &Credential, now_secs: u32) -> Verdict {
+    pub fn decide(&self, credential: &Credential, door: u32, now_secs: u32) -> Verdict {
         decide(
             self.cards.transform(),
             self.cards.map(),
+            &self.access,
             credential,
+            door,
             now_secs,
         )
     }

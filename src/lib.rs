@@ -12,7 +12,10 @@
 
 pub mod access;
 pub mod admin;
+pub mod admin_records;
 pub mod appliance;
+pub mod audit;
+pub mod cardholders;
 pub mod cards;
 pub mod client;
 pub mod clock;
@@ -20,8 +23,10 @@ pub mod config;
 pub mod core;
 pub mod credentials;
 pub mod decision;
+pub mod holders;
 pub mod identity;
 pub mod journal;
+pub mod levels;
 pub mod loadgen;
 pub mod ops_http;
 pub mod pki;
@@ -34,6 +39,7 @@ pub mod shutdown;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod vault;
 
 pub use appliance::Appliance;
 pub use config::Config;

@@ -298,8 +298,29 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
     Ok(report)
 }
 
-/// Issues `n` cards through the admin API, 16 requests at a time.
+/// Issues `n` cards through the admin API, 16 requests at a time: each to
+/// its own generated test cardholder holding a `loadgen` level for the load
+/// reader's doors (added to the existing access definitions).
 pub async fn issue_cards(admin: &AdminClient, n: usize) -> Result<Vec<AccessNumber>, LoadError> {
+    let setup = |e: ClientError| LoadError::Setup(e.to_string());
+    let (s, mut defs) = admin
+        .request("GET", "/v1/access", None)
+        .await
+        .map_err(setup)?;
+    if s != 200 {
+        return Err(LoadError::Setup(format!(
+            "reading access definitions: {defs}"
+        )));
+    }
+    defs["door_groups"]["loadgen"] = json!((1..=LOAD_DOORS).collect::<Vec<u32>>());
+    defs["levels"]["loadgen"] = json!({ "door_group": "loadgen" });
+    let (s, v) = admin
+        .request("PUT", "/v1/access", Some(&defs))
+        .await
+        .map_err(setup)?;
+    if s != 200 {
+        return Err(LoadError::Setup(format!("adding the loadgen level: {v}")));
+    }
     let workers = 16.min(n);
     let mut joins = Vec::new();
     for w in 0..workers {
@@ -308,14 +329,41 @@ pub async fn issue_cards(admin: &AdminClient, n: usize) -> Result<Vec<AccessNumb
         joins.push(tokio::spawn(async move {
             let mut out = Vec::with_capacity(count);
             for i in 0..count {
-                let holder = (w * 1_000_000 + i + 1) as u64;
+                let person = json!({
+                    "id_number": format!("LG{w:02}{i:08}"),
+                    "last_name": "Loadgen",
+                    "first_name": "Test",
+                    "status": "registered",
+                    "department": "Load Testing",
+                    "affiliation": "student"
+                });
+                let step = |what: &str, s: u16, v: &serde_json::Value, want: u16| {
+                    if s == want {
+                        Ok(())
+                    } else {
+                        Err(format!("{what}: HTTP {s}: {v}"))
+                    }
+                };
+                let (s, v) = admin
+                    .request("POST", "/v1/holders", Some(&person))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                step("creating a test cardholder", s, &v, 201)?;
+                let holder = v["id"].as_u64().unwrap_or(0);
+                let (s, v) = admin
+                    .request(
+                        "PUT",
+                        &format!("/v1/holders/{holder}/levels"),
+                        Some(&json!({ "levels": ["loadgen"] })),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                step("assigning the loadgen level", s, &v, 200)?;
                 let (s, v) = admin
                     .request("POST", "/v1/cards", Some(&json!({ "holder": holder })))
                     .await
                     .map_err(|e| e.to_string())?;
-                if s != 201 {
-                    return Err(format!("issuing a card: HTTP {s}: {v}"));
-                }
+                step("issuing a card", s, &v, 201)?;
                 let n: AccessNumber = v["access_number"]
                     .as_str()
                     .unwrap_or("")

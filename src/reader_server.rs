@@ -251,7 +251,7 @@ impl Session {
                             .encode(&mut out);
                             continue;
                         }
-                        let v = core.decide(&req.credential, now);
+                        let v = core.decide(&req.credential, req.door, now);
                         let decision = v.reason.decision();
                         core.metrics.verification(v.reason).increment(1);
                         if v.reason == Reason::Superseded {

@@ -5,6 +5,10 @@
 //! | `cards` | card id (u64 BE) | [`crate::cards::Card`] record |
 //! | `readers` | reader name | reader id and doors |
 //! | `journal` | time µs (u64 BE) ‖ sequence (u64 BE) | [`crate::journal::Record`] |
+//! | `holders` | holder id (u64 BE) | clear header ‖ sealed personal fields |
+//! | `photos` | holder id (u64 BE) | image type ‖ sealed image |
+//! | `access` | `definitions` | door groups, schedules, levels, holidays (JSON) |
+//! | `audit` | time µs ‖ sequence | [`crate::audit::AuditEntry`] (JSON) |
 //!
 //! The journal family carries a compaction filter that drops every record
 //! older than the retention window, so any compaction erases expired records;
@@ -26,8 +30,16 @@ pub mod cf {
     pub const READERS: &str = "readers";
     /// Decision journal.
     pub const JOURNAL: &str = "journal";
+    /// Cardholders (clear header + sealed personal fields).
+    pub const HOLDERS: &str = "holders";
+    /// Photos (sealed).
+    pub const PHOTOS: &str = "photos";
+    /// Access-level definitions.
+    pub const ACCESS: &str = "access";
+    /// Admin audit trail.
+    pub const AUDIT: &str = "audit";
     /// Every family, in open order.
-    pub const ALL: [&str; 3] = [CARDS, READERS, JOURNAL];
+    pub const ALL: [&str; 7] = [CARDS, READERS, JOURNAL, HOLDERS, PHOTOS, ACCESS, AUDIT];
 }
 
 /// A storage failure.
@@ -102,8 +114,12 @@ impl Store {
 
         let cfs = vec![
             ColumnFamilyDescriptor::new(cf::CARDS, plain.clone()),
-            ColumnFamilyDescriptor::new(cf::READERS, plain),
+            ColumnFamilyDescriptor::new(cf::READERS, plain.clone()),
             ColumnFamilyDescriptor::new(cf::JOURNAL, journal),
+            ColumnFamilyDescriptor::new(cf::HOLDERS, plain.clone()),
+            ColumnFamilyDescriptor::new(cf::PHOTOS, plain.clone()),
+            ColumnFamilyDescriptor::new(cf::ACCESS, plain.clone()),
+            ColumnFamilyDescriptor::new(cf::AUDIT, plain),
         ];
         let db = DB::open_cf_descriptors(&db_opts, dir, cfs)?;
         Ok(Self { db: Arc::new(db) })

@@ -73,6 +73,21 @@ impl Harness {
         h.boot().await;
         h.register(READER, &READER_DOORS).await;
         h.register(OTHER_READER, &[3]).await;
+        let (s, v) = h
+            .admin()
+            .request(
+                "PUT",
+                "/v1/access",
+                Some(&json!({
+                    "door_groups": { "all": [1, 2, 3] },
+                    "schedules": {},
+                    "levels": { "everywhere": { "door_group": "all" } },
+                    "holidays": []
+                })),
+            )
+            .await
+            .unwrap();
+        assert_eq!(s, 200, "{v}");
         h
     }
 
@@ -138,8 +153,37 @@ impl Harness {
         assert_eq!(s, 200, "{v}");
     }
 
-    /// Issues a card for `holder`; returns its id and access number.
-    pub async fn issue(&self, holder: u64) -> (u64, AccessNumber) {
+    /// Creates a cardholder (generated fixture data) holding the
+    /// `everywhere` level; returns the holder id.
+    pub async fn holder(&self, n: u64) -> u64 {
+        let (s, v) = self
+            .admin()
+            .request("POST", "/v1/holders", Some(&fixture_person(n)))
+            .await
+            .unwrap();
+        assert_eq!(s, 201, "{v}");
+        let id = v["id"].as_u64().unwrap();
+        let (s, v) = self
+            .admin()
+            .request(
+                "PUT",
+                &format!("/v1/holders/{id}/levels"),
+                Some(&json!({ "levels": ["everywhere"] })),
+            )
+            .await
+            .unwrap();
+        assert_eq!(s, 200, "{v}");
+        id
+    }
+
+    /// Issues a card to a new cardholder; returns the card id and number.
+    pub async fn issue(&self, n: u64) -> (u64, AccessNumber) {
+        let holder = self.holder(n).await;
+        self.issue_to(holder).await
+    }
+
+    /// Issues a first card to an existing holder.
+    pub async fn issue_to(&self, holder: u64) -> (u64, AccessNumber) {
         let (s, v) = self
             .admin()
             .request("POST", "/v1/cards", Some(&json!({ "holder": holder })))
@@ -195,4 +239,16 @@ pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
         }
     }
     hits
+}
+
+/// Generated test fixture: a cardholder record with policy fields only.
+pub fn fixture_person(n: u64) -> serde_json::Value {
+    json!({
+        "id_number": format!("9{n:08}"),
+        "last_name": format!("Fixture-{}", ["Alder", "Birch", "Cedar", "Hazel"][(n % 4) as usize]),
+        "first_name": "Test",
+        "status": "registered",
+        "department": "Physics",
+        "affiliation": "student"
+    })
 }

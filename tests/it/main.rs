@@ -3,6 +3,7 @@
 
 mod admin;
 mod common;
+mod lifecycle;
 mod metrics;
 mod persistence;
 mod protocol;
