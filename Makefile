@@ -48,7 +48,12 @@ run: build
 	for i in $$(seq 1 100); do curl -fs http://127.0.0.1:9477/readyz >/dev/null 2>&1 && break; \
 	  kill -0 $$pid 2>/dev/null || { echo "the appliance did not start (see the log above)"; exit 1; }; sleep 0.1; done; \
 	./portcullis reader register --name demo-reader --doors 1,2 >/dev/null; \
-	number=$$(./portcullis card issue --holder 1 | awk '/access number/ {print $$NF}'); \
+	./portcullis access show 2>/dev/null | grep -q '"demo"' || ./portcullis access set --json \
+	  '{"door_groups":{"demo-doors":[1,2]},"schedules":{},"levels":{"demo":{"door_group":"demo-doors"}},"holidays":[]}' >/dev/null; \
+	./portcullis holder show --holder 1 >/dev/null 2>&1 || ./portcullis holder create --id-number 900000001 \
+	  --last-name Demo --first-name Cardholder --status registered --department Demonstration --affiliation student >/dev/null; \
+	./portcullis holder levels --holder 1 --levels demo >/dev/null; \
+	number=$$(./portcullis card replace --holder 1 | awk '/access number/ {print $$NF}'); \
 	echo; \
 	echo "Portcullis is running: readers 127.0.0.1:7443, admin 127.0.0.1:7444, metrics http://127.0.0.1:9477/metrics"; \
 	echo "Demo card issued. In another terminal, in this directory:"; \

@@ -12,7 +12,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::admin::{require, ApiError};
+use crate::admin::{json_body, require, ApiError};
 use crate::cardholders::{save_definitions, HolderError, PHOTO_WITHHELD_NOTATION};
 use crate::cards::CardView;
 use crate::core::Core;
@@ -55,8 +55,7 @@ pub fn audit(
 }
 
 fn json_value(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+    json_body(body)
 }
 
 /// `POST /v1/holders`
@@ -151,8 +150,7 @@ pub async fn set_levels(
     body: Bytes,
 ) -> ApiResult {
     require(&id, &[Role::SecurityOffice])?;
-    let b: LevelsBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))?;
+    let b: LevelsBody = json_body(&body)?;
     core.holders.set_levels(hid, b.levels.clone())?;
     audit(
         &core,
@@ -267,8 +265,7 @@ pub async fn set_withheld(
     body: Bytes,
 ) -> ApiResult {
     require(&id, &[Role::SecurityOffice])?;
-    let b: WithheldBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))?;
+    let b: WithheldBody = json_body(&body)?;
     core.holders.set_withheld(hid, b.withheld)?;
     audit(
         &core,

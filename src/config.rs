@@ -99,7 +99,6 @@ pub struct RuntimeConfig {
     pub worker_threads: usize,
 }
 
-
 /// Certificates and keys, PEM files.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]

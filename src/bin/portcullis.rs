@@ -50,6 +50,25 @@ enum Command {
     /// Readers: register one, or act as one.
     #[command(subcommand)]
     Reader(ReaderCmd),
+    /// Cardholder records, through the admin API.
+    #[command(subcommand)]
+    Holder(HolderCmd),
+    /// Access levels (door groups, schedules, levels, holidays).
+    #[command(subcommand)]
+    Access(AccessCmd),
+    /// Rotate the key that seals cardholder records and photos.
+    RotateKeys {
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// Read the admin audit trail (auditor role).
+    Audit {
+        /// At most this many entries.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
     /// Drive a running appliance with many reader connections (loopback only).
     Load(LoadArgs),
     /// Scale data sets: create N synthetic credentials, measure loading them.
@@ -189,6 +208,44 @@ enum CardCmd {
         #[command(flatten)]
         admin: AdminOpts,
     },
+    /// Issue a replacement card to a holder; every older card of theirs stops working.
+    Replace {
+        /// Cardholder id.
+        #[arg(long)]
+        holder: u64,
+        /// Last day of validity (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        valid_until: Option<String>,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// Suspend a card.
+    Suspend {
+        /// Card id.
+        #[arg(long)]
+        card: u64,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// Resume a suspended card.
+    Resume {
+        /// Card id.
+        #[arg(long)]
+        card: u64,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// Set (YYYY-MM-DD) or clear ("none") a card's last day of validity.
+    Expiry {
+        /// Card id.
+        #[arg(long)]
+        card: u64,
+        /// YYYY-MM-DD or none.
+        #[arg(long)]
+        valid_until: String,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
     /// Revoke a card.
     Revoke {
         /// Card id.
@@ -202,6 +259,120 @@ enum CardCmd {
         /// Card id.
         #[arg(long)]
         card: u64,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+}
+
+#[derive(Subcommand)]
+enum HolderCmd {
+    /// Create a cardholder record (policy fields only).
+    Create {
+        /// Institute ID number.
+        #[arg(long)]
+        id_number: String,
+        /// Last name.
+        #[arg(long)]
+        last_name: String,
+        /// First name.
+        #[arg(long)]
+        first_name: String,
+        /// registered, employed, affiliated, on_leave or left.
+        #[arg(long)]
+        status: String,
+        /// Department.
+        #[arg(long)]
+        department: String,
+        /// student, faculty, staff or affiliate.
+        #[arg(long)]
+        affiliation: String,
+        /// Office address (employees only).
+        #[arg(long)]
+        office_address: Option<String>,
+        /// Date of birth, YYYY-MM-DD (affiliates only).
+        #[arg(long)]
+        date_of_birth: Option<String>,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// Show a cardholder record.
+    Show {
+        /// Cardholder id.
+        #[arg(long)]
+        holder: u64,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// Change fields: a JSON object of policy fields, e.g. '{"status":"left"}'.
+    Update {
+        /// Cardholder id.
+        #[arg(long)]
+        holder: u64,
+        /// JSON object of the fields to change.
+        #[arg(long)]
+        fields: String,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// Assign access levels (replaces the holder's levels).
+    Levels {
+        /// Cardholder id.
+        #[arg(long)]
+        holder: u64,
+        /// Level names, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        levels: Vec<String>,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// Upload a photo (JPEG or PNG, at most 512 KiB).
+    Photo {
+        /// Cardholder id.
+        #[arg(long)]
+        holder: u64,
+        /// Image file.
+        #[arg(long)]
+        file: PathBuf,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// Record (or, with --off, clear) the person's request that their photo
+    /// not be distributed.
+    WithholdPhoto {
+        /// Cardholder id.
+        #[arg(long)]
+        holder: u64,
+        /// Clear the request.
+        #[arg(long)]
+        off: bool,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// List a holder's cards and their status.
+    Cards {
+        /// Cardholder id.
+        #[arg(long)]
+        holder: u64,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccessCmd {
+    /// Print every definition as JSON.
+    Show {
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// Replace every definition with the JSON in a file (or --json).
+    Set {
+        /// File holding the definitions.
+        #[arg(long, conflicts_with = "json")]
+        file: Option<PathBuf>,
+        /// The definitions inline.
+        #[arg(long)]
+        json: Option<String>,
         #[command(flatten)]
         admin: AdminOpts,
     },
@@ -269,6 +440,22 @@ fn main() -> Result<()> {
         Command::Pki(cmd) => pki(cmd),
         Command::Card(cmd) => runtime()?.block_on(card(cmd)),
         Command::Reader(cmd) => runtime()?.block_on(reader(cmd)),
+        Command::Holder(cmd) => runtime()?.block_on(holder(cmd)),
+        Command::Access(cmd) => runtime()?.block_on(access(cmd)),
+        Command::RotateKeys { admin } => runtime()?.block_on(async move {
+            let (s, v) = admin
+                .client()?
+                .request("POST", "/v1/keys/rotate", None)
+                .await?;
+            show(s, &v)
+        }),
+        Command::Audit { limit, admin } => runtime()?.block_on(async move {
+            let (s, v) = admin
+                .client()?
+                .request("GET", &format!("/v1/audit?limit={limit}"), None)
+                .await?;
+            show(s, &v)
+        }),
         Command::Load(args) => load(args),
         Command::Scale(cmd) => scale(cmd),
     }
@@ -393,6 +580,70 @@ async fn card(cmd: CardCmd) -> Result<()> {
                 v["access_number"].as_str().unwrap_or("?")
             );
             Ok(())
+        }
+        CardCmd::Replace {
+            holder,
+            valid_until,
+            admin,
+        } => {
+            let mut body = json!({});
+            if let Some(d) = valid_until {
+                body["valid_until"] = json!(parse_day_end(&d)?);
+            }
+            let (s, v) = admin
+                .client()?
+                .request(
+                    "POST",
+                    &format!("/v1/holders/{holder}/replace-card"),
+                    Some(&body),
+                )
+                .await?;
+            if !(200..300).contains(&s) {
+                return show(s, &v);
+            }
+            println!(
+                "card {} issued to holder {} (superseded: {})",
+                v["card"]["id"], holder, v["superseded"]
+            );
+            println!(
+                "access number (shown once): {}",
+                v["access_number"].as_str().unwrap_or("?")
+            );
+            Ok(())
+        }
+        CardCmd::Suspend { card, admin } => {
+            let (s, v) = admin
+                .client()?
+                .request("POST", &format!("/v1/cards/{card}/suspend"), None)
+                .await?;
+            show(s, &v)
+        }
+        CardCmd::Resume { card, admin } => {
+            let (s, v) = admin
+                .client()?
+                .request("POST", &format!("/v1/cards/{card}/resume"), None)
+                .await?;
+            show(s, &v)
+        }
+        CardCmd::Expiry {
+            card,
+            valid_until,
+            admin,
+        } => {
+            let until = if valid_until == "none" {
+                serde_json::Value::Null
+            } else {
+                json!(parse_day_end(&valid_until)?)
+            };
+            let (s, v) = admin
+                .client()?
+                .request(
+                    "PUT",
+                    &format!("/v1/cards/{card}/expiry"),
+                    Some(&json!({ "valid_until": until })),
+                )
+                .await?;
+            show(s, &v)
         }
         CardCmd::Revoke { card, admin } => {
             let (s, v) = admin
@@ -566,4 +817,139 @@ fn scale(cmd: ScaleCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+async fn holder(cmd: HolderCmd) -> Result<()> {
+    match cmd {
+        HolderCmd::Create {
+            id_number,
+            last_name,
+            first_name,
+            status,
+            department,
+            affiliation,
+            office_address,
+            date_of_birth,
+            admin,
+        } => {
+            let mut body = json!({
+                "id_number": id_number,
+                "last_name": last_name,
+                "first_name": first_name,
+                "status": status,
+                "department": department,
+                "affiliation": affiliation,
+            });
+            if let Some(a) = office_address {
+                body["office_address"] = json!(a);
+            }
+            if let Some(d) = date_of_birth {
+                body["date_of_birth"] = json!(d);
+            }
+            let (s, v) = admin
+                .client()?
+                .request("POST", "/v1/holders", Some(&body))
+                .await?;
+            if (200..300).contains(&s) {
+                println!("cardholder {} created", v["id"]);
+                Ok(())
+            } else {
+                show(s, &v)
+            }
+        }
+        HolderCmd::Show { holder, admin } => {
+            let (s, v) = admin
+                .client()?
+                .request("GET", &format!("/v1/holders/{holder}"), None)
+                .await?;
+            show(s, &v)
+        }
+        HolderCmd::Update {
+            holder,
+            fields,
+            admin,
+        } => {
+            let body: serde_json::Value =
+                serde_json::from_str(&fields).context("--fields is not JSON")?;
+            let (s, v) = admin
+                .client()?
+                .request("PATCH", &format!("/v1/holders/{holder}"), Some(&body))
+                .await?;
+            show(s, &v)
+        }
+        HolderCmd::Levels {
+            holder,
+            levels,
+            admin,
+        } => {
+            let (s, v) = admin
+                .client()?
+                .request(
+                    "PUT",
+                    &format!("/v1/holders/{holder}/levels"),
+                    Some(&json!({ "levels": levels })),
+                )
+                .await?;
+            show(s, &v)
+        }
+        HolderCmd::Photo {
+            holder,
+            file,
+            admin,
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let (s, v) = admin
+                .client()?
+                .request_raw("PUT", &format!("/v1/holders/{holder}/photo"), bytes)
+                .await?;
+            show(s, &v)
+        }
+        HolderCmd::WithholdPhoto { holder, off, admin } => {
+            let (s, v) = admin
+                .client()?
+                .request(
+                    "PUT",
+                    &format!("/v1/holders/{holder}/photo/withheld"),
+                    Some(&json!({ "withheld": !off })),
+                )
+                .await?;
+            show(s, &v)
+        }
+        HolderCmd::Cards { holder, admin } => {
+            let (s, v) = admin
+                .client()?
+                .request("GET", &format!("/v1/holders/{holder}/cards"), None)
+                .await?;
+            show(s, &v)
+        }
+    }
+}
+
+async fn access(cmd: AccessCmd) -> Result<()> {
+    match cmd {
+        AccessCmd::Show { admin } => {
+            let (s, v) = admin.client()?.request("GET", "/v1/access", None).await?;
+            show(s, &v)
+        }
+        AccessCmd::Set {
+            file,
+            json: inline,
+            admin,
+        } => {
+            let text = match (file, inline) {
+                (Some(f), _) => std::fs::read_to_string(&f)
+                    .with_context(|| format!("reading {}", f.display()))?,
+                (None, Some(j)) => j,
+                (None, None) => bail!("give --file or --json"),
+            };
+            let body: serde_json::Value =
+                serde_json::from_str(&text).context("definitions are not JSON")?;
+            let (s, v) = admin
+                .client()?
+                .request("PUT", "/v1/access", Some(&body))
+                .await?;
+            show(s, &v)
+        }
+    }
 }
