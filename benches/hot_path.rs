@@ -15,6 +15,10 @@ use portcullis::protocol::{Credential, Frame, VerifyRequest};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// Large allocations (the credential map) get transparent huge pages.
+#[global_allocator]
+static ALLOC: portcullis::hugepages::HugePageAlloc = portcullis::hugepages::HugePageAlloc;
+
 fn frame_codec(c: &mut Criterion) {
     let mut g = c.benchmark_group("frame");
     let req = Frame::Verify(VerifyRequest {
@@ -65,7 +69,7 @@ fn build_map(n: usize) -> (Arc<CredentialMap>, Vec<Digest>) {
             d,
             Entry {
                 card_id: i as u64,
-                holder: i as u64,
+                holder: i as u32,
                 valid_from: 0,
                 valid_until: 0,
                 status: CardStatus::Active,
@@ -146,7 +150,7 @@ fn decision(c: &mut Criterion) {
             t.digest(&n),
             Entry {
                 card_id: i,
-                holder: i & 4095,
+                holder: (i & 4095) as u32,
                 valid_from: 0,
                 valid_until: 0,
                 status: CardStatus::Active,

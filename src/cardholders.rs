@@ -164,6 +164,9 @@ impl HolderBook {
     pub fn create(&self, p: &Personal) -> Result<u64, HolderError> {
         let mut next = self.next_id.lock().unwrap_or_else(|e| e.into_inner());
         let id = *next;
+        if id > u64::from(u32::MAX) {
+            return Err(HolderError::Invalid("cardholder ids are exhausted".into()));
+        }
         let h = Header {
             active: p.status.is_active(),
             ..Header::default()

@@ -6,7 +6,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use dashmap::DashMap;
 use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
 use serde::Serialize;
 
@@ -37,7 +36,7 @@ impl Card {
         let mut b = [0u8; CARD_LEN];
         b[0] = CARD_V1;
         b[1..17].copy_from_slice(&self.digest.to_be_bytes());
-        b[17..25].copy_from_slice(&self.entry.holder.to_be_bytes());
+        b[17..25].copy_from_slice(&u64::from(self.entry.holder).to_be_bytes());
         b[25] = self.entry.status as u8;
         b[26..30].copy_from_slice(&self.entry.valid_from.to_be_bytes());
         b[30..34].copy_from_slice(&self.entry.valid_until.to_be_bytes());
@@ -59,7 +58,7 @@ impl Card {
             digest: u128::from_be_bytes(v[1..17].try_into().map_err(|_| bad())?),
             entry: Entry {
                 card_id: id,
-                holder: u64_at(17),
+                holder: u32::try_from(u64_at(17)).map_err(|_| bad())?,
                 status: CardStatus::from_code(v[25]).ok_or_else(bad)?,
                 valid_from: u32_at(26),
                 valid_until: u32_at(30),
@@ -90,7 +89,7 @@ impl From<&Card> for CardView {
     fn from(c: &Card) -> Self {
         CardView {
             id: c.id,
-            holder: c.entry.holder,
+            holder: u64::from(c.entry.holder),
             status: c.entry.status,
             valid_from: c.entry.valid_from,
             valid_until: (c.entry.valid_until != 0).then_some(c.entry.valid_until),
@@ -150,8 +149,6 @@ pub struct CardBook {
     /// Serialises changes (read-modify-write of card records). Verification
     /// never takes it.
     write_lock: Mutex<u64>,
-    /// Card ids per holder, for replacement.
-    by_holder: DashMap<u64, Vec<u64>>,
 }
 
 impl std::fmt::Debug for CardBook {
@@ -169,30 +166,64 @@ impl CardBook {
         transform: Transform,
         clock: SharedClock,
     ) -> Result<Self, StoreError> {
-        let mut count = 0usize;
-        // Size the map once so start-up does not rehash repeatedly.
-        if let Ok(Some(n)) = store
+        // Card ids are dense and never reused: the last key is the count.
+        let last = match store
             .db()
-            .property_int_value_cf(store.cf(cf::CARDS), "rocksdb.estimate-num-keys")
+            .iterator_cf(store.cf(cf::CARDS), IteratorMode::End)
+            .next()
         {
-            count = n as usize;
+            Some(item) => {
+                let (k, _) = item?;
+                u64::from_be_bytes(
+                    k.as_ref()
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt { what: "card" })?,
+                )
+            }
+            None => 0,
+        };
+        // Size the map once so start-up does not rehash.
+        let map = Arc::new(CredentialMap::with_capacity(last as usize));
+        // Fill it from several key ranges at once (the map is concurrent).
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4) as u64;
+        let per = last / threads + 1;
+        let results: Vec<Result<(), StoreError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (store, map) = (&store, &map);
+                    scope.spawn(move || -> Result<(), StoreError> {
+                        let mut ro = rocksdb::ReadOptions::default();
+                        ro.set_iterate_lower_bound((t * per).to_be_bytes().to_vec());
+                        ro.set_iterate_upper_bound(((t + 1) * per).to_be_bytes().to_vec());
+                        ro.fill_cache(false);
+                        for item in
+                            store
+                                .db()
+                                .iterator_cf_opt(store.cf(cf::CARDS), ro, IteratorMode::Start)
+                        {
+                            let (k, v) = item?;
+                            let card = Card::decode(&k, &v)?;
+                            map.insert(card.digest, card.entry);
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or(Err(StoreError::Corrupt { what: "card" }))
+                })
+                .collect()
+        });
+        for r in results {
+            r?;
         }
-        let map = Arc::new(CredentialMap::with_capacity(count));
-        let by_holder: DashMap<u64, Vec<u64>> = DashMap::new();
-        let mut next_id = 1;
-        for item in store
-            .db()
-            .iterator_cf(store.cf(cf::CARDS), IteratorMode::Start)
-        {
-            let (k, v) = item?;
-            let card = Card::decode(&k, &v)?;
-            map.insert(card.digest, card.entry);
-            by_holder
-                .entry(card.entry.holder)
-                .or_default()
-                .push(card.id);
-            next_id = next_id.max(card.id + 1);
-        }
+        let next_id = last + 1;
         Ok(Self {
             store,
             map,
@@ -200,7 +231,6 @@ impl CardBook {
             generator: Generator::new(),
             clock,
             write_lock: Mutex::new(next_id),
-            by_holder,
         })
     }
 
@@ -253,14 +283,11 @@ impl CardBook {
                 ));
             }
         }
+        let holder = u32::try_from(req.holder)
+            .map_err(|_| CardError::Invalid("cardholder ids stop at 4294967295".into()))?;
         let mut next = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut older = Vec::new();
-        for id in self
-            .by_holder
-            .get(&req.holder)
-            .map(|v| v.clone())
-            .unwrap_or_default()
-        {
+        for id in self.card_ids_of(req.holder)? {
             let c = self.get(id)?;
             if matches!(c.entry.status, CardStatus::Active | CardStatus::Suspended) {
                 older.push(c);
@@ -286,7 +313,7 @@ impl CardBook {
             digest,
             entry: Entry {
                 card_id: *next,
-                holder: req.holder,
+                holder,
                 valid_from,
                 valid_until: req.valid_until.unwrap_or(0),
                 status: CardStatus::Active,
@@ -303,22 +330,40 @@ impl CardBook {
             card.id.to_be_bytes(),
             card.encode(),
         );
+        let mut index = [0u8; 16];
+        index[..8].copy_from_slice(&req.holder.to_be_bytes());
+        index[8..].copy_from_slice(&card.id.to_be_bytes());
+        batch.put_cf(self.store.cf(cf::HOLDER_CARDS), index, []);
         self.store.db().write_opt(batch, &Self::sync_write())?;
         for old in &older {
             self.map.insert(old.digest, old.entry);
         }
         self.map.insert(card.digest, card.entry);
-        self.by_holder.entry(req.holder).or_default().push(card.id);
         *next += 1;
         Ok((card, number, older.iter().map(|c| c.id).collect()))
     }
 
+    /// Ids of a holder's cards, oldest first, from the on-disk index (kept
+    /// out of memory: it is read only when issuing).
+    fn card_ids_of(&self, holder: u64) -> Result<Vec<u64>, CardError> {
+        let prefix = holder.to_be_bytes();
+        let mut ids = Vec::new();
+        for item in self.store.db().iterator_cf(
+            self.store.cf(cf::HOLDER_CARDS),
+            rocksdb::IteratorMode::From(&prefix, rocksdb::Direction::Forward),
+        ) {
+            let (k, _) = item?;
+            if k.len() != 16 || k[..8] != prefix {
+                break;
+            }
+            ids.push(u64::from_be_bytes(k[8..16].try_into().unwrap_or([0; 8])));
+        }
+        Ok(ids)
+    }
+
     /// Every card of a holder.
     pub fn of_holder(&self, holder: u64) -> Result<Vec<Card>, CardError> {
-        self.by_holder
-            .get(&holder)
-            .map(|v| v.clone())
-            .unwrap_or_default()
+        self.card_ids_of(holder)?
             .into_iter()
             .map(|id| self.get(id))
             .collect()

@@ -80,7 +80,7 @@ pub fn decide(
                 Some(e) => {
                     let mut reason = e.card_reason(now_secs);
                     if reason == Reason::Granted {
-                        reason = access.check(e.holder, door, now_secs);
+                        reason = access.check(u64::from(e.holder), door, now_secs);
                     }
                     Verdict {
                         reason,

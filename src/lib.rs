@@ -24,6 +24,7 @@ pub mod core;
 pub mod credentials;
 pub mod decision;
 pub mod holders;
+pub mod hugepages;
 pub mod identity;
 pub mod journal;
 pub mod levels;

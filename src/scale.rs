@@ -37,7 +37,7 @@ pub fn create(dir: &Path, n: u64) -> Result<Duration, StoreError> {
             digest,
             entry: Entry {
                 card_id: id,
-                holder: id,
+                holder: id as u32,
                 valid_from: 0,
                 valid_until: 0,
                 status: CardStatus::Active,

@@ -9,6 +9,7 @@
 //! | `photos` | holder id (u64 BE) | image type ‖ sealed image |
 //! | `access` | `definitions` | door groups, schedules, levels, holidays (JSON) |
 //! | `audit` | time µs ‖ sequence | [`crate::audit::AuditEntry`] (JSON) |
+//! | `holder_cards` | holder id ‖ card id | (empty): which cards a holder has |
 //!
 //! The journal family carries a compaction filter that drops every record
 //! older than the retention window, so any compaction erases expired records;
@@ -38,8 +39,19 @@ pub mod cf {
     pub const ACCESS: &str = "access";
     /// Admin audit trail.
     pub const AUDIT: &str = "audit";
+    /// Index: holder id ‖ card id → (empty).
+    pub const HOLDER_CARDS: &str = "holder_cards";
     /// Every family, in open order.
-    pub const ALL: [&str; 7] = [CARDS, READERS, JOURNAL, HOLDERS, PHOTOS, ACCESS, AUDIT];
+    pub const ALL: [&str; 8] = [
+        CARDS,
+        READERS,
+        JOURNAL,
+        HOLDERS,
+        PHOTOS,
+        ACCESS,
+        AUDIT,
+        HOLDER_CARDS,
+    ];
 }
 
 /// A storage failure.
@@ -119,7 +131,8 @@ impl Store {
             ColumnFamilyDescriptor::new(cf::HOLDERS, plain.clone()),
             ColumnFamilyDescriptor::new(cf::PHOTOS, plain.clone()),
             ColumnFamilyDescriptor::new(cf::ACCESS, plain.clone()),
-            ColumnFamilyDescriptor::new(cf::AUDIT, plain),
+            ColumnFamilyDescriptor::new(cf::AUDIT, plain.clone()),
+            ColumnFamilyDescriptor::new(cf::HOLDER_CARDS, plain),
         ];
         let db = DB::open_cf_descriptors(&db_opts, dir, cfs)?;
         Ok(Self { db: Arc::new(db) })

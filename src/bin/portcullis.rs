@@ -419,6 +419,10 @@ enum ReaderCmd {
     },
 }
 
+/// Large allocations (the credential map) get transparent huge pages.
+#[global_allocator]
+static ALLOC: portcullis::hugepages::HugePageAlloc = portcullis::hugepages::HugePageAlloc;
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
