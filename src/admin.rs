@@ -103,6 +103,7 @@ fn no_store(mut r: Response) -> Response {
 
 /// The routes.
 pub fn router(core: Arc<Core>) -> Router {
+    use crate::admin_logs as logs;
     use crate::admin_records as rec;
     let limit = core.config.admin.max_body;
     Router::new()
@@ -133,6 +134,14 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/v1/access", get(rec::get_access).put(rec::put_access))
         .route("/v1/keys/rotate", post(rec::rotate_keys))
         .route("/v1/audit", get(rec::read_audit))
+        .route("/v1/journal", get(logs::resolution))
+        .route("/v1/police/chief-key", put(logs::set_chief_key))
+        .route("/v1/investigations", post(logs::investigate))
+        .route("/v1/investigations/photo", post(logs::investigate_photo))
+        .route("/v1/notifications", get(logs::notifications))
+        .route("/v1/notifications/{id}/done", post(logs::notification_done))
+        .route("/v1/lookups", get(logs::lookups))
+        .route("/v1/retention", get(logs::retention))
         .route("/v1/readers", get(list_readers))
         .route(
             "/v1/readers/{name}",

@@ -121,6 +121,7 @@ impl Appliance {
                     .map_err(|e| StartError::Access(format!("record keys: {e}")))?;
                 let holders = HolderBook::load(store.clone(), vault, access.clone())?;
                 let audit = AuditLog::open(store.clone(), clock.clone())?;
+                let lookups = crate::lookups::LookupLog::open(store.clone(), clock.clone())?;
                 let journal = Journal::start(
                     store.clone(),
                     clock.clone(),
@@ -133,7 +134,8 @@ impl Appliance {
                     metrics.clone(),
                 )?;
                 Ok(Core::new(
-                    config, clock, store, cards, readers, access, holders, audit, journal, metrics,
+                    config, clock, store, cards, readers, access, holders, audit, lookups, journal,
+                    metrics,
                 ))
             })
             .await

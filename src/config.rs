@@ -72,6 +72,25 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     /// Access levels.
     pub access: AccessConfig,
+    /// Journal look-ups.
+    pub investigations: InvestigationsConfig,
+}
+
+/// Journal look-ups.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct InvestigationsConfig {
+    /// Look-ups about one card or person allowed per day (access resolution
+    /// by card and police requests together).
+    pub max_lookups_per_subject_per_day: u32,
+}
+
+impl Default for InvestigationsConfig {
+    fn default() -> Self {
+        Self {
+            max_lookups_per_subject_per_day: 10,
+        }
+    }
 }
 
 /// Access levels.
@@ -197,6 +216,7 @@ impl Default for Config {
             shutdown: ShutdownConfig::default(),
             runtime: RuntimeConfig::default(),
             access: AccessConfig::default(),
+            investigations: InvestigationsConfig::default(),
         }
     }
 }
@@ -361,6 +381,13 @@ impl Config {
             return Err(invalid(
                 "access.timezone",
                 format!("`{}` is not a known IANA time zone", self.access.timezone),
+            ));
+        }
+        let l = self.investigations.max_lookups_per_subject_per_day;
+        if l == 0 || l > 1000 {
+            return Err(invalid(
+                "investigations.max_lookups_per_subject_per_day",
+                "must be between 1 and 1000",
             ));
         }
         if self.runtime.worker_threads > 256 {

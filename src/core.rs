@@ -11,8 +11,10 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::credentials::CredentialMap;
 use crate::decision::Reason;
+use crate::investigations::Investigations;
 use crate::journal::Journal;
 use crate::levels::AccessControl;
+use crate::lookups::LookupLog;
 use crate::protocol::Credential;
 use crate::readers::Readers;
 use crate::store::Store;
@@ -37,6 +39,10 @@ pub struct Core {
     pub holders: HolderBook,
     /// Admin audit trail.
     pub audit: AuditLog,
+    /// Look-up audit.
+    pub lookups: LookupLog,
+    /// Police request state and the notification outbox.
+    pub investigations: Investigations,
     /// The decision journal.
     pub journal: Journal,
     /// Metrics.
@@ -115,10 +121,12 @@ impl Core {
         access: Arc<AccessControl>,
         holders: HolderBook,
         audit: AuditLog,
+        lookups: LookupLog,
         journal: Journal,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
+            investigations: Investigations::new(store.clone()),
             config,
             clock,
             store,
@@ -126,6 +134,7 @@ impl Core {
             readers,
             access,
             holders,
+            lookups,
             audit,
             journal,
             metrics,

@@ -99,6 +99,29 @@ pub fn key(time: Micros, seq: u64) -> [u8; 16] {
     k
 }
 
+/// What a journal index entry is keyed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum IndexKind {
+    /// Card id (card problems).
+    Card = 1,
+    /// Door (equipment troubleshooting).
+    Door = 2,
+    /// Reader id (equipment troubleshooting).
+    Reader = 3,
+}
+
+/// Index key: kind ‖ id ‖ time ‖ sequence (25 bytes).
+pub fn index_key(kind: IndexKind, id: u64, time: Micros, seq: u64) -> [u8; 25] {
+    let mut k = [0u8; 25];
+    k[0] = kind as u8;
+    k[1..9].copy_from_slice(&id.to_be_bytes());
+    k[9..17].copy_from_slice(&time.to_be_bytes());
+    k[17..25].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
 /// What the writer has made durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Committed {
@@ -349,6 +372,83 @@ impl Journal {
         Ok(out)
     }
 
+    /// Records for one card, door or reader stamped in `[from, to)` (never
+    /// older than the retention window), oldest first, starting after
+    /// `after` (a previous page's last `(time, seq)`), at most `limit`.
+    pub fn read_by(
+        &self,
+        kind: IndexKind,
+        id: u64,
+        from: Micros,
+        to: Micros,
+        after: Option<(Micros, u64)>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let from = from.max(self.cutoff());
+        let start = match after {
+            Some((t, s)) if (t, s) >= (from, 0) => index_key(kind, id, t, s.saturating_add(1)),
+            _ => index_key(kind, id, from, 0),
+        };
+        let db = self.store.db();
+        let mut out = Vec::new();
+        for item in db.iterator_cf(
+            self.store.cf(cf::JOURNAL_INDEX),
+            IteratorMode::From(&start, Direction::Forward),
+        ) {
+            let (k, _) = item?;
+            if k.len() != 25 || k[..9] != start[..9] || out.len() >= limit {
+                break;
+            }
+            let time = journal_key_time(&k[9..]).unwrap_or(0);
+            if time >= to {
+                break;
+            }
+            let seq = u64::from_be_bytes(k[17..25].try_into().unwrap_or([0; 8]));
+            // An index entry whose record is already erased is skipped.
+            if let Some(v) = db.get_pinned_cf(self.store.cf(cf::JOURNAL), key(time, seq))? {
+                out.push(Entry {
+                    time,
+                    seq,
+                    record: Record::decode(&v)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Time stamp of the oldest entry physically present in the index (a
+    /// full scan: for retention checks, not for scrapes).
+    pub fn oldest_index_entry(&self) -> Result<Option<Micros>, StoreError> {
+        let mut oldest: Option<Micros> = None;
+        for item in self
+            .store
+            .db()
+            .iterator_cf(self.store.cf(cf::JOURNAL_INDEX), IteratorMode::Start)
+        {
+            let (k, _) = item?;
+            if k.len() == 25 {
+                let t = journal_key_time(&k[9..]).unwrap_or(0);
+                oldest = Some(oldest.map_or(t, |o| o.min(t)));
+            }
+        }
+        Ok(oldest)
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The retention window in microseconds.
+    pub fn retention(&self) -> Micros {
+        self.opts.retention
+    }
+
+    /// Current time on the journal's clock.
+    pub fn now(&self) -> Micros {
+        self.clock.now_micros()
+    }
+
     /// Time stamp of the oldest record physically present (expired or not):
     /// what erasure has to answer for.
     pub fn oldest_stored(&self) -> Result<Option<Micros>, StoreError> {
@@ -375,28 +475,35 @@ impl Journal {
         age
     }
 
-    /// Physically erases expired records: writes a range deletion over them,
-    /// flushes every memtable (so the WAL holding them becomes obsolete and
-    /// is deleted), then compacts the whole journal down to the bottom level,
-    /// where the deletion and the retention filter drop every expired record.
+    /// Physically erases expired records and index entries: writes a range
+    /// deletion over the expired records, flushes every memtable (so the WAL
+    /// holding them becomes obsolete and is deleted), then compacts the
+    /// journal and its index down to the bottom level, where the deletion and
+    /// the retention filter drop everything expired.
     pub fn erase_expired(&self) -> Result<(), StoreError> {
-        // A range tombstone over everything expired: it makes the next
-        // compaction merge the (possibly already bottom-level) files holding
-        // expired records instead of leaving a lone bottom file untouched.
+        // A range tombstone over everything expired hides it from every
+        // iterator at once; sentinel keys at both ends of the index (which
+        // the retention filter itself drops) make the compaction below merge
+        // every index file, so the filter sees every expired index entry.
         let cutoff = self.cutoff();
         self.store
             .db()
             .delete_range_cf(self.store.cf(cf::JOURNAL), key(0, 0), key(cutoff, 0))?;
+        let index = self.store.cf(cf::JOURNAL_INDEX);
+        self.store.db().put_cf(index, [0u8], [])?;
+        self.store.db().put_cf(index, [0xFFu8; 26], [])?;
         self.store.flush_all()?;
         let mut opts = CompactOptions::default();
         opts.set_bottommost_level_compaction(BottommostLevelCompaction::Force);
         opts.set_exclusive_manual_compaction(true);
-        self.store.db().compact_range_cf_opt(
-            self.store.cf(cf::JOURNAL),
-            None::<&[u8]>,
-            None::<&[u8]>,
-            &opts,
-        );
+        for name in cf::RETAINED {
+            self.store.db().compact_range_cf_opt(
+                self.store.cf(name),
+                None::<&[u8]>,
+                None::<&[u8]>,
+                &opts,
+            );
+        }
         self.metrics.retention_runs.increment(1);
         self.refresh_oldest_gauge();
         Ok(())
@@ -435,8 +542,22 @@ fn writer_loop(
         let started = Instant::now();
         let mut batch = WriteBatch::default();
         let cfh = store.cf(cf::JOURNAL);
+        let idx = store.cf(cf::JOURNAL_INDEX);
         for (seq, time, rec) in &batch_items {
             batch.put_cf(cfh, key(*time, *seq), rec.encode());
+            if rec.card != 0 {
+                batch.put_cf(idx, index_key(IndexKind::Card, rec.card, *time, *seq), []);
+            }
+            batch.put_cf(
+                idx,
+                index_key(IndexKind::Door, u64::from(rec.door), *time, *seq),
+                [],
+            );
+            batch.put_cf(
+                idx,
+                index_key(IndexKind::Reader, u64::from(rec.reader), *time, *seq),
+                [],
+            );
         }
         let last = batch_items.last().map(|i| i.0).unwrap_or(0);
         match store.db().write_opt(batch, &wopts) {

@@ -174,6 +174,35 @@ impl WeekBits {
     }
 }
 
+/// A fast hasher for small integer keys (holder ids, door numbers), which
+/// need no protection against chosen-key flooding: they are assigned by the
+/// appliance or configured by the office.
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b) ^ self.0.rotate_left(8));
+        }
+    }
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(26);
+    }
+}
+
+type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// One compiled grant of a door.
 #[derive(Debug, Clone)]
 struct Grant {
@@ -189,7 +218,7 @@ struct Grant {
 pub struct HolderAccess {
     /// Whether the holder is active (not left, not on leave).
     pub active: bool,
-    doors: HashMap<u32, Vec<Grant>>,
+    doors: IdMap<u32, Vec<Grant>>,
 }
 
 /// The local time facts a decision needs.
@@ -208,7 +237,7 @@ pub struct AccessControl {
     tz: jiff::tz::TimeZone,
     defs: RwLock<Definitions>,
     compiled_schedules: RwLock<HashMap<String, Arc<WeekBits>>>,
-    holders: DashMap<u64, Arc<HolderAccess>>,
+    holders: DashMap<u64, HolderAccess, std::hash::BuildHasherDefault<IdHasher>>,
     holder_levels: DashMap<u64, (bool, Vec<String>)>,
     /// (unix minute + 1) << 32 | day-of-epoch offset; see `local_now`.
     cache: AtomicU64,
@@ -233,7 +262,7 @@ impl AccessControl {
             tz,
             defs: RwLock::new(Definitions::default()),
             compiled_schedules: RwLock::new(HashMap::new()),
-            holders: DashMap::new(),
+            holders: DashMap::default(),
             holder_levels: DashMap::new(),
             cache: AtomicU64::new(0),
             cache_facts: AtomicU64::new(0),
@@ -340,7 +369,7 @@ impl AccessControl {
             .compiled_schedules
             .read()
             .unwrap_or_else(|p| p.into_inner());
-        let mut doors: HashMap<u32, Vec<Grant>> = HashMap::new();
+        let mut doors: IdMap<u32, Vec<Grant>> = IdMap::default();
         for name in levels {
             let Some(level) = defs.levels.get(name) else {
                 continue;
@@ -368,8 +397,7 @@ impl AccessControl {
                 doors.entry(*d).or_default().push(grant.clone());
             }
         }
-        self.holders
-            .insert(holder, Arc::new(HolderAccess { active, doors }));
+        self.holders.insert(holder, HolderAccess { active, doors });
     }
 
     /// The local time facts for `unix_secs`, cached per minute.
@@ -424,7 +452,9 @@ impl AccessControl {
     /// valid. No I/O.
     #[inline]
     pub fn check(&self, holder: u64, door: u32, unix_secs: u32) -> Reason {
-        let Some(access) = self.holders.get(&holder).map(|a| a.clone()) else {
+        // The shard guard is held only for this evaluation: no clone, no
+        // shared reference count touched per request.
+        let Some(access) = self.holders.get(&holder) else {
             return Reason::HolderInactive;
         };
         if !access.active {

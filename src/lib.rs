@@ -12,6 +12,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod admin_logs;
 pub mod admin_records;
 pub mod appliance;
 pub mod audit;
@@ -26,14 +27,17 @@ pub mod decision;
 pub mod holders;
 pub mod hugepages;
 pub mod identity;
+pub mod investigations;
 pub mod journal;
 pub mod levels;
 pub mod loadgen;
+pub mod lookups;
 pub mod ops_http;
 pub mod pki;
 pub mod protocol;
 pub mod reader_server;
 pub mod readers;
+pub mod retention;
 pub mod scale;
 pub mod secret;
 pub mod shutdown;

@@ -10,10 +10,13 @@
 //! | `access` | `definitions` | door groups, schedules, levels, holidays (JSON) |
 //! | `audit` | time µs ‖ sequence | [`crate::audit::AuditEntry`] (JSON) |
 //! | `holder_cards` | holder id ‖ card id | (empty): which cards a holder has |
+//! | `journal_index` | kind (1 card, 2 door, 3 reader) ‖ id (u64) ‖ time ‖ sequence | (empty) |
+//! | `lookups` | time µs ‖ sequence | [`crate::lookups::Lookup`] (JSON) |
+//! | `investigations` | see [`crate::investigations`] | |
 //!
-//! The journal family carries a compaction filter that drops every record
-//! older than the retention window, so any compaction erases expired records;
-//! [`crate::journal`] also runs a forced compaction on a schedule.
+//! The journal and its index carry a compaction filter that drops every
+//! record older than the retention window, so any compaction erases expired
+//! records; [`crate::journal`] also runs a forced compaction on a schedule.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -41,8 +44,15 @@ pub mod cf {
     pub const AUDIT: &str = "audit";
     /// Index: holder id ‖ card id → (empty).
     pub const HOLDER_CARDS: &str = "holder_cards";
+    /// Journal secondary index: kind ‖ id ‖ time ‖ sequence → (empty).
+    pub const JOURNAL_INDEX: &str = "journal_index";
+    /// Look-up audit: who read the journal, why, and how much.
+    pub const LOOKUPS: &str = "lookups";
+    /// Investigation state: chief's key, used request hashes, per-subject
+    /// daily counts, the notification outbox.
+    pub const INVESTIGATIONS: &str = "investigations";
     /// Every family, in open order.
-    pub const ALL: [&str; 8] = [
+    pub const ALL: [&str; 11] = [
         CARDS,
         READERS,
         JOURNAL,
@@ -51,7 +61,13 @@ pub mod cf {
         ACCESS,
         AUDIT,
         HOLDER_CARDS,
+        JOURNAL_INDEX,
+        LOOKUPS,
+        INVESTIGATIONS,
     ];
+    /// The families that hold access-log data and are erased after the
+    /// retention window.
+    pub const RETAINED: [&str; 2] = [JOURNAL, JOURNAL_INDEX];
 }
 
 /// A storage failure.
@@ -75,6 +91,28 @@ pub enum StoreError {
 pub fn journal_key_time(key: &[u8]) -> Option<u64> {
     key.get(..8)
         .map(|b| u64::from_be_bytes(b.try_into().unwrap_or([0; 8])))
+}
+
+/// A compaction filter that drops every key whose time stamp (8 bytes at
+/// `offset`) has reached the retention window, and every key that is not
+/// `len` bytes long (the sentinels the scheduled erasure writes).
+fn retention_filter(
+    clock: SharedClock,
+    retention_micros: u64,
+    offset: usize,
+    len: usize,
+) -> impl FnMut(u32, &[u8], &[u8]) -> Keep + Send + 'static {
+    move |_level, key, _value| {
+        // A record is expired once its age reaches the retention window.
+        let expired_at_or_before = clock.now_micros().saturating_sub(retention_micros);
+        let time = (key.len() == len)
+            .then(|| journal_key_time(&key[offset..]))
+            .flatten();
+        match time {
+            Some(t) if t > expired_at_or_before => Keep::Keep,
+            _ => Keep::Remove,
+        }
+    }
 }
 
 /// The shared database handle.
@@ -115,13 +153,12 @@ impl Store {
         journal.set_write_buffer_size(64 << 20);
         journal.set_compaction_filter(
             "portcullis-journal-retention",
-            move |_level, key, _value| {
-                let cutoff = clock.now_micros().saturating_sub(retention_micros);
-                match journal_key_time(key) {
-                    Some(t) if t >= cutoff => Keep::Keep,
-                    _ => Keep::Remove,
-                }
-            },
+            retention_filter(clock.clone(), retention_micros, 0, 16),
+        );
+        let mut index = journal.clone();
+        index.set_compaction_filter(
+            "portcullis-journal-index-retention",
+            retention_filter(clock, retention_micros, 9, 25),
         );
 
         let cfs = vec![
@@ -132,9 +169,20 @@ impl Store {
             ColumnFamilyDescriptor::new(cf::PHOTOS, plain.clone()),
             ColumnFamilyDescriptor::new(cf::ACCESS, plain.clone()),
             ColumnFamilyDescriptor::new(cf::AUDIT, plain.clone()),
-            ColumnFamilyDescriptor::new(cf::HOLDER_CARDS, plain),
+            ColumnFamilyDescriptor::new(cf::HOLDER_CARDS, plain.clone()),
+            ColumnFamilyDescriptor::new(cf::JOURNAL_INDEX, index),
+            ColumnFamilyDescriptor::new(cf::LOOKUPS, plain.clone()),
+            ColumnFamilyDescriptor::new(cf::INVESTIGATIONS, plain),
         ];
         let db = DB::open_cf_descriptors(&db_opts, dir, cfs)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    /// Opens an existing database read-only, beside a running appliance
+    /// (no lock is taken; the view is as of the open).
+    pub fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
+        let opts = Options::default();
+        let db = DB::open_cf_for_read_only(&opts, dir, cf::ALL, false)?;
         Ok(Self { db: Arc::new(db) })
     }
 

@@ -49,6 +49,8 @@ pub mod name {
     pub const SUPERSEDED_PRESENTED: &str = "portcullis_superseded_card_presented_total";
     /// Admin API requests by operation and outcome.
     pub const ADMIN_REQUESTS: &str = "portcullis_admin_requests_total";
+    /// Journal look-ups by purpose and outcome.
+    pub const LOOKUPS: &str = "portcullis_journal_lookups_total";
 }
 
 /// TLS handshake failure reasons (a fixed set: labels never carry input).
@@ -332,6 +334,19 @@ impl Metrics {
                 &Key::from_parts(
                     name::ADMIN_REQUESTS,
                     labels(&[("op", op), ("outcome", outcome)]),
+                ),
+                &META,
+            )
+            .increment(1);
+    }
+
+    /// Counts one journal look-up (fixed label values).
+    pub fn lookup(&self, purpose: &'static str, outcome: &'static str) {
+        self.recorder
+            .register_counter(
+                &Key::from_parts(
+                    name::LOOKUPS,
+                    labels(&[("purpose", purpose), ("outcome", outcome)]),
                 ),
                 &META,
             )
