@@ -211,13 +211,33 @@ impl AdminClient {
         self.request_raw(method, path, bytes).await
     }
 
-    /// Sends a request with a raw body.
+    /// Sends a request with a raw body; returns the status and the JSON
+    /// body (or the body as a string when it is not JSON).
     pub async fn request_raw(
         &self,
         method: &str,
         path: &str,
         body: Vec<u8>,
     ) -> Result<(u16, serde_json::Value), ClientError> {
+        let (status, bytes) = self.request_bytes(method, path, body).await?;
+        let value = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&bytes).into())
+            })
+        };
+        Ok((status, value))
+    }
+
+    /// Sends a request with a raw body; returns the status and the raw
+    /// response body (images).
+    pub async fn request_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
         let tls = tls_connect(self.addr, self.config.clone()).await?;
         let (mut send, conn) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
@@ -242,13 +262,6 @@ impl AdminClient {
             .await
             .map_err(|e| ClientError::Http(e.to_string()))?
             .to_bytes();
-        let value = if bytes.is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                serde_json::Value::String(String::from_utf8_lossy(&bytes).into())
-            })
-        };
-        Ok((status, value))
+        Ok((status, bytes.to_vec()))
     }
 }

@@ -69,6 +69,18 @@ enum Command {
         #[command(flatten)]
         admin: AdminOpts,
     },
+    /// Police investigations: the chief's key and signed requests.
+    #[command(subcommand)]
+    Police(PoliceCmd),
+    /// Access resolution: troubleshooting look-ups in the decision journal.
+    #[command(subcommand)]
+    Journal(JournalCmd),
+    /// Proof of erasure.
+    #[command(subcommand)]
+    Retention(RetentionCmd),
+    /// The notification outbox (people to inform of a photo release).
+    #[command(subcommand)]
+    Notifications(NotificationsCmd),
     /// Drive a running appliance with many reader connections (loopback only).
     Load(LoadArgs),
     /// Scale data sets: create N synthetic credentials, measure loading them.
@@ -359,6 +371,128 @@ enum HolderCmd {
 }
 
 #[derive(Subcommand)]
+enum PoliceCmd {
+    /// Create the chief's signing key (run on the chief's machine, not the
+    /// appliance). Prints the public key to register.
+    Keygen {
+        /// Where to write the private key (mode 0600).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Register the chief's public key (security office).
+    RegisterKey {
+        /// Ed25519 public key, hex.
+        #[arg(long)]
+        public_key: String,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// Sign a request with the chief's key (off the appliance).
+    Sign {
+        /// The chief's private key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Police case number.
+        #[arg(long)]
+        case: String,
+        /// Subject: a card id.
+        #[arg(long, conflicts_with = "holder")]
+        card: Option<u64>,
+        /// Subject: a cardholder id.
+        #[arg(long)]
+        holder: Option<u64>,
+        /// Window start, RFC 3339 (journal requests).
+        #[arg(long, default_value = "1970-01-01T00:00:00Z")]
+        from: String,
+        /// Window end, RFC 3339 (journal requests).
+        #[arg(long, default_value = "1970-01-01T00:00:00Z")]
+        to: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Request the subject's photo instead of journal records.
+        #[arg(long)]
+        photo: bool,
+        /// Photo released under legal process (e.g. subpoena): the person is informed.
+        #[arg(long)]
+        legal_process: Option<String>,
+        /// Hours the request stays valid (at most 168).
+        #[arg(long, default_value_t = 24)]
+        valid_hours: u64,
+        /// Where to write the signed request.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Submit a signed request (police role).
+    Submit {
+        /// The signed request file.
+        #[arg(long)]
+        request: PathBuf,
+        /// For photo requests: where to write the image.
+        #[arg(long)]
+        photo_out: Option<PathBuf>,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+}
+
+#[derive(Subcommand)]
+enum JournalCmd {
+    /// Records of one card, door or reader in a past window, for a ticket.
+    Lookup {
+        /// card, door or reader.
+        #[arg(long)]
+        by: String,
+        /// The card id, door number or reader id.
+        #[arg(long)]
+        id: u64,
+        /// Window start, RFC 3339.
+        #[arg(long)]
+        from: String,
+        /// Window end, RFC 3339.
+        #[arg(long)]
+        to: String,
+        /// Troubleshooting ticket reference.
+        #[arg(long)]
+        ticket: String,
+        /// Continue after this position (the previous page's `next`).
+        #[arg(long)]
+        after: Option<String>,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCmd {
+    /// Report the oldest entry in every part of the journal; fail if any is
+    /// older than the window. Opens the data directory read-only, so it runs
+    /// beside a running appliance.
+    Check {
+        /// Configuration file (for data_dir and retention_days).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum NotificationsCmd {
+    /// List the outbox.
+    List {
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// Mark a notification done.
+    Done {
+        /// Notification id.
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+}
+
+#[derive(Subcommand)]
 enum AccessCmd {
     /// Print every definition as JSON.
     Show {
@@ -458,6 +592,76 @@ fn main() -> Result<()> {
                 .client()?
                 .request("GET", &format!("/v1/audit?limit={limit}"), None)
                 .await?;
+            show(s, &v)
+        }),
+        Command::Police(cmd) => police(cmd),
+        Command::Journal(JournalCmd::Lookup {
+            by,
+            id,
+            from,
+            to,
+            ticket,
+            after,
+            admin,
+        }) => runtime()?.block_on(async move {
+            let enc = |v: &str| -> String {
+                v.bytes()
+                    .map(|b| {
+                        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                            (b as char).to_string()
+                        } else {
+                            format!("%{b:02X}")
+                        }
+                    })
+                    .collect()
+            };
+            let mut path = format!(
+                "/v1/journal?by={}&id={id}&from={}&to={}&ticket={}",
+                enc(&by),
+                enc(&from),
+                enc(&to),
+                enc(&ticket)
+            );
+            if let Some(a) = after {
+                path.push_str(&format!("&after={}", enc(&a)));
+            }
+            let (s, v) = admin.client()?.request("GET", &path, None).await?;
+            show(s, &v)
+        }),
+        Command::Retention(RetentionCmd::Check { config }) => {
+            let config = match config {
+                Some(p) => Config::load(&p)?,
+                None => Config::default(),
+            };
+            let store = portcullis::store::Store::open_read_only(&config.data_dir)
+                .with_context(|| format!("opening {} read-only", config.data_dir.display()))?;
+            let now = portcullis::clock::Clock::now_micros(&SystemClock);
+            let report =
+                portcullis::retention::report(&store, now, config.retention().as_micros() as u64)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !report.ok {
+                bail!(
+                    "journal data older than the {}-day window is present",
+                    config.journal.retention_days
+                );
+            }
+            Ok(())
+        }
+        Command::Notifications(cmd) => runtime()?.block_on(async move {
+            let (s, v) = match cmd {
+                NotificationsCmd::List { admin } => {
+                    admin
+                        .client()?
+                        .request("GET", "/v1/notifications", None)
+                        .await?
+                }
+                NotificationsCmd::Done { id, admin } => {
+                    admin
+                        .client()?
+                        .request("POST", &format!("/v1/notifications/{id}/done"), None)
+                        .await?
+                }
+            };
             show(s, &v)
         }),
         Command::Load(args) => load(args),
@@ -955,5 +1159,118 @@ async fn access(cmd: AccessCmd) -> Result<()> {
                 .await?;
             show(s, &v)
         }
+    }
+}
+
+fn police(cmd: PoliceCmd) -> Result<()> {
+    use portcullis::investigations::{RequestDocument, RequestPurpose, SignedRequest, Subject};
+    match cmd {
+        PoliceCmd::Keygen { out } => {
+            if out.exists() {
+                bail!(
+                    "{} exists; refusing to overwrite a signing key",
+                    out.display()
+                );
+            }
+            let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+            let mut f = {
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&out)?
+            };
+            use std::io::Write;
+            writeln!(f, "{}", hex::encode(key.to_bytes()))?;
+            println!("{}", hex::encode(key.verifying_key().as_bytes()));
+            Ok(())
+        }
+        PoliceCmd::RegisterKey { public_key, admin } => runtime()?.block_on(async move {
+            let (s, v) = admin
+                .client()?
+                .request(
+                    "PUT",
+                    "/v1/police/chief-key",
+                    Some(&json!({ "public_key": public_key })),
+                )
+                .await?;
+            show(s, &v)
+        }),
+        PoliceCmd::Sign {
+            key,
+            case,
+            card,
+            holder,
+            from,
+            to,
+            reason,
+            photo,
+            legal_process,
+            valid_hours,
+            out,
+        } => {
+            let text = std::fs::read_to_string(&key)
+                .with_context(|| format!("reading {}", key.display()))?;
+            let bytes: [u8; 32] = hex::decode(text.trim())
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .context("the key file holds 32 bytes of hex")?;
+            let key = ed25519_dalek::SigningKey::from_bytes(&bytes);
+            let subject = match (card, holder) {
+                (Some(c), None) => Subject::Card(c),
+                (None, Some(h)) => Subject::Holder(h),
+                _ => bail!("give exactly one of --card or --holder"),
+            };
+            let now = portcullis::clock::Clock::now_micros(&SystemClock);
+            let mut nonce = [0u8; 16];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+            let doc = RequestDocument {
+                version: 1,
+                case_number: case,
+                purpose: if photo {
+                    RequestPurpose::Photo
+                } else {
+                    RequestPurpose::Journal
+                },
+                subject,
+                from,
+                to,
+                reason,
+                legal_process,
+                issued_at: portcullis::clock::rfc3339(now),
+                expires_at: portcullis::clock::rfc3339(now + valid_hours.min(168) * 3_600_000_000),
+                nonce: hex::encode(nonce),
+            };
+            let signed: SignedRequest = portcullis::investigations::sign(&key, &doc);
+            std::fs::write(&out, serde_json::to_vec_pretty(&signed)?)?;
+            println!("signed request written to {}", out.display());
+            Ok(())
+        }
+        PoliceCmd::Submit {
+            request,
+            photo_out,
+            admin,
+        } => runtime()?.block_on(async move {
+            let body = std::fs::read(&request)
+                .with_context(|| format!("reading {}", request.display()))?;
+            let path = if photo_out.is_some() {
+                "/v1/investigations/photo"
+            } else {
+                "/v1/investigations"
+            };
+            let (s, bytes) = admin.client()?.request_bytes("POST", path, body).await?;
+            match (photo_out, s) {
+                (Some(out), 200) => {
+                    std::fs::write(&out, bytes)?;
+                    println!("photo written to {}", out.display());
+                    Ok(())
+                }
+                _ => {
+                    let v = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+                    show(s, &v)
+                }
+            }
+        }),
     }
 }
