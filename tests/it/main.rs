@@ -3,6 +3,7 @@
 
 mod admin;
 mod common;
+mod investigations;
 mod lifecycle;
 mod metrics;
 mod persistence;

@@ -1,0 +1,476 @@
+//! Issue 5: the journal is used only for access resolution and for police
+//! investigations under the chief's signed request; every look-up is
+//! recorded; nothing outlives the window.
+
+use ed25519_dalek::SigningKey;
+use portcullis::client::AdminClient;
+use portcullis::clock::{rfc3339, Clock, DAY_MICROS};
+use portcullis::identity::Role;
+use portcullis::investigations::{sign, RequestDocument, RequestPurpose, SignedRequest, Subject};
+use serde_json::{json, Value};
+
+use crate::common::{random_number, Harness, READER};
+
+const HOUR: u64 = 3_600_000_000;
+
+async fn call(c: &AdminClient, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    c.request(method, path, body.as_ref()).await.unwrap()
+}
+
+/// A harness with police, a chief key registered, and a card with history:
+/// two verifications 3 days ago, one 1 hour ago; another card's verification
+/// in between.
+struct Scene {
+    h: Harness,
+    chief: SigningKey,
+    card: u64,
+    holder: u64,
+    other_card: u64,
+    t0: u64,
+}
+
+async fn scene(limit: u32) -> Scene {
+    let h = Harness::start_with(|c| c.investigations.max_lookups_per_subject_per_day = limit).await;
+    for (role, name) in [(Role::Police, "officer"), (Role::PoliceChief, "chief")] {
+        h.pki.issue(role, name).unwrap();
+    }
+    let chief = SigningKey::from_bytes(&[42; 32]);
+    let (s, v) = call(
+        &h.admin(),
+        "PUT",
+        "/v1/police/chief-key",
+        Some(json!({ "public_key": hex::encode(chief.verifying_key().as_bytes()) })),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let holder = h.holder(1).await;
+    let (card, n) = h.issue_to(holder).await;
+    let (other_card, other) = h.issue(2).await;
+    let t0 = h.clock.now_micros();
+    let mut r = h.reader(READER).await;
+    r.verify(1, 1, &n).await.unwrap();
+    r.verify(2, 2, &n).await.unwrap();
+    r.verify(3, 1, &other).await.unwrap();
+    r.verify(4, 1, &random_number()).await.unwrap();
+    h.clock.advance(3 * DAY_MICROS - HOUR);
+    r.verify(5, 1, &n).await.unwrap();
+    h.clock.advance(HOUR);
+    Scene {
+        h,
+        chief,
+        card,
+        holder,
+        other_card,
+        t0,
+    }
+}
+
+impl Scene {
+    fn now(&self) -> u64 {
+        self.h.clock.now_micros()
+    }
+    fn doc(&self, subject: Subject, from: u64, to: u64) -> RequestDocument {
+        RequestDocument {
+            version: 1,
+            case_number: "MITPD-2026-117".into(),
+            purpose: RequestPurpose::Journal,
+            subject,
+            from: rfc3339(from),
+            to: rfc3339(to),
+            reason: "investigation of a reported theft".into(),
+            legal_process: None,
+            issued_at: rfc3339(self.now() - 60_000_000),
+            expires_at: rfc3339(self.now() + DAY_MICROS),
+            nonce: hex::encode(rand::random::<[u8; 8]>()),
+        }
+    }
+    fn police(&self) -> AdminClient {
+        self.h.admin_as(Role::Police, "officer")
+    }
+    async fn submit(&self, req: &SignedRequest) -> (u16, Value) {
+        let body = serde_json::to_vec(req).unwrap();
+        self.police()
+            .request_raw("POST", "/v1/investigations", body)
+            .await
+            .unwrap()
+    }
+    async fn lookups(&self) -> Vec<Value> {
+        let (s, v) = call(
+            &self.h.admin_as(Role::Auditor, "audit"),
+            "GET",
+            "/v1/lookups",
+            None,
+        )
+        .await;
+        assert_eq!(s, 200);
+        v.as_array().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn access_resolution_by_card_door_and_reader_with_a_ticket() {
+    let sc = scene(10).await;
+    let (t0, now) = (sc.t0, sc.now());
+    let q = |by: &str, id: u64, ticket: &str| {
+        format!(
+            "/v1/journal?by={by}&id={id}&from={}&to={}&ticket={ticket}",
+            rfc3339(t0 - HOUR).replace(':', "%3A"),
+            rfc3339(now).replace(':', "%3A")
+        )
+    };
+    for role in [(Role::SecurityOffice, "admin"), (Role::CardOffice, "clerk")] {
+        let (s, v) = call(
+            &sc.h.admin_as(role.0, role.1),
+            "GET",
+            &q("card", sc.card, "T-1001"),
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        let recs = v["records"].as_array().unwrap();
+        assert_eq!(recs.len(), 3, "{v}");
+        assert!(recs.iter().all(|r| r["card"] == sc.card));
+    }
+    // By door: door 2 saw one decision.
+    let (_, v) = call(&sc.h.admin(), "GET", &q("door", 2, "T-1002"), None).await;
+    assert_eq!(v["records"].as_array().unwrap().len(), 1);
+    // By reader, paginated two at a time: 5 records over 3 pages.
+    let mut seen = 0;
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut path = q("reader", 1, "T-1003") + "&limit=2";
+        if let Some(a) = &after {
+            path += &format!("&after={a}");
+        }
+        let (s, v) = call(&sc.h.admin(), "GET", &path, None).await;
+        assert_eq!(s, 200, "{v}");
+        seen += v["records"].as_array().unwrap().len();
+        pages += 1;
+        match v["next"].as_str() {
+            Some(n) => after = Some(n.replace(':', "%3A")),
+            None => break,
+        }
+    }
+    assert_eq!((seen, pages), (5, 3));
+    // The unknown number shows as a tag, never as a number.
+    let (_, v) = call(&sc.h.admin(), "GET", &q("door", 1, "T-1004"), None).await;
+    assert!(v.to_string().contains("unknown_number_tag"));
+
+    // No ticket; a window reaching into the future; other roles.
+    let (s, _) = call(&sc.h.admin(), "GET", &q("card", sc.card, ""), None).await;
+    assert_eq!(s, 400);
+    let future = format!(
+        "/v1/journal?by=card&id={}&from={}&to={}&ticket=T-9",
+        sc.card,
+        rfc3339(t0).replace(':', "%3A"),
+        rfc3339(now + DAY_MICROS).replace(':', "%3A")
+    );
+    assert_eq!(call(&sc.h.admin(), "GET", &future, None).await.0, 422);
+    for (role, name) in [
+        (Role::Police, "officer"),
+        (Role::Auditor, "audit"),
+        (Role::Reader, READER),
+    ] {
+        assert_eq!(
+            call(
+                &sc.h.admin_as(role, name),
+                "GET",
+                &q("card", sc.card, "T-5"),
+                None
+            )
+            .await
+            .0,
+            403,
+            "{role}"
+        );
+    }
+    // Every look-up, refused ones included, is in the look-up audit.
+    let log = sc.lookups().await;
+    let tickets: Vec<&str> = log
+        .iter()
+        .map(|e| e["reference"].as_str().unwrap())
+        .collect();
+    assert!(tickets.contains(&"T-1001") && tickets.contains(&"T-1003") && tickets.contains(&"T-9"));
+    let refused = log.iter().find(|e| e["reference"] == "T-9").unwrap();
+    assert!(refused["outcome"].as_str().unwrap().starts_with("refused"));
+    assert_eq!(
+        log.iter().find(|e| e["reference"] == "T-1002").unwrap()["returned"],
+        1
+    );
+    assert_eq!(log[0]["purpose"], "access_resolution");
+    // Counted by purpose.
+    let metrics = sc.h.app().core().metrics.render();
+    assert!(metrics.contains(
+        "portcullis_journal_lookups_total{purpose=\"access_resolution\",outcome=\"ok\"}"
+    ));
+}
+
+#[tokio::test]
+async fn police_get_only_what_a_valid_signed_request_covers() {
+    let sc = scene(10).await;
+    let (t0, now) = (sc.t0, sc.now());
+    // Window: the first day only; subject: the person (all their cards).
+    let doc = sc.doc(Subject::Holder(sc.holder), t0 - HOUR, t0 + DAY_MICROS);
+    let req = sign(&sc.chief, &doc);
+    let (s, v) = sc.submit(&req).await;
+    assert_eq!(s, 200, "{v}");
+    let recs = v["records"].as_array().unwrap();
+    assert_eq!(
+        recs.len(),
+        2,
+        "only the subject's records inside the window: {v}"
+    );
+    assert!(recs
+        .iter()
+        .all(|r| r["card"] == sc.card && r["card"] != sc.other_card));
+
+    // Replayed.
+    let (s, v) = sc.submit(&req).await;
+    assert_eq!(s, 409, "{v}");
+    // Tampered: the subject changed after signing.
+    let mut bytes = hex::decode(&req.document).unwrap();
+    let text = String::from_utf8(bytes.clone())
+        .unwrap()
+        .replace(&format!("\"holder\":{}", sc.holder), "\"holder\":999");
+    bytes = text.into_bytes();
+    let tampered = SignedRequest {
+        document: hex::encode(bytes),
+        signature: req.signature.clone(),
+    };
+    assert_eq!(sc.submit(&tampered).await.0, 403);
+    // Unsigned (a signature of zeros), and signed by someone else.
+    let unsigned = SignedRequest {
+        document: req.document.clone(),
+        signature: "00".repeat(64),
+    };
+    assert_eq!(sc.submit(&unsigned).await.0, 403);
+    let forged = sign(
+        &SigningKey::from_bytes(&[1; 32]),
+        &sc.doc(Subject::Card(sc.card), t0, t0 + HOUR),
+    );
+    assert_eq!(sc.submit(&forged).await.0, 403);
+    // Not a request at all.
+    let (s, _) = sc
+        .police()
+        .request_raw("POST", "/v1/investigations", b"please".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(s, 400);
+    // Out of scope: a window in the future, or older than retention.
+    let fut = sign(
+        &sc.chief,
+        &sc.doc(Subject::Card(sc.card), now - HOUR, now + HOUR),
+    );
+    assert_eq!(sc.submit(&fut).await.0, 422);
+    let old = sign(
+        &sc.chief,
+        &sc.doc(
+            Subject::Card(sc.card),
+            now - 15 * DAY_MICROS,
+            now - 14 * DAY_MICROS + HOUR,
+        ),
+    );
+    assert_eq!(sc.submit(&old).await.0, 422);
+    // Expired: signed now, presented after it lapsed.
+    let later = sign(&sc.chief, &sc.doc(Subject::Card(sc.card), t0, t0 + HOUR));
+    sc.h.clock.advance(DAY_MICROS + HOUR);
+    assert_eq!(sc.submit(&later).await.0, 403);
+    // Only police may submit.
+    let fresh = sign(&sc.chief, &sc.doc(Subject::Card(sc.card), t0, t0 + HOUR));
+    let body = serde_json::to_vec(&fresh).unwrap();
+    for (role, name) in [
+        (Role::SecurityOffice, "admin"),
+        (Role::PoliceChief, "chief"),
+        (Role::Auditor, "audit"),
+    ] {
+        let (s, _) =
+            sc.h.admin_as(role, name)
+                .request_raw("POST", "/v1/investigations", body.clone())
+                .await
+                .unwrap();
+        assert_eq!(s, 403, "{role}");
+    }
+    // Every attempt is in the look-up audit, with its case and outcome.
+    let log = sc.lookups().await;
+    let exploratory: Vec<&Value> = log
+        .iter()
+        .filter(|e| e["purpose"] == "exploratory")
+        .collect();
+    assert!(exploratory.len() >= 8, "{exploratory:?}");
+    assert_eq!(exploratory[0]["outcome"], "ok");
+    assert_eq!(exploratory[0]["reference"], "MITPD-2026-117");
+    assert_eq!(exploratory[0]["returned"], 2);
+    for why in [
+        "already been used",
+        "does not verify",
+        "retention window",
+        "expired",
+    ] {
+        assert!(
+            exploratory
+                .iter()
+                .any(|e| e["outcome"].as_str().unwrap().contains(why)),
+            "no refusal for {why}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn police_photos_under_legal_process_queue_a_notification() {
+    let sc = scene(10).await;
+    let a = sc.h.admin();
+    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    jpeg.extend_from_slice(b"fixture-photo");
+    jpeg.extend_from_slice(&[0xFF, 0xD9]);
+    assert_eq!(
+        a.request_raw(
+            "PUT",
+            &format!("/v1/holders/{}/photo", sc.holder),
+            jpeg.clone()
+        )
+        .await
+        .unwrap()
+        .0,
+        200
+    );
+    // Withholding from distribution does not stop legal process.
+    call(
+        &a,
+        "PUT",
+        &format!("/v1/holders/{}/photo/withheld", sc.holder),
+        Some(json!({ "withheld": true })),
+    )
+    .await;
+
+    let mut doc = sc.doc(Subject::Holder(sc.holder), 0, 0);
+    doc.purpose = RequestPurpose::Photo;
+    doc.legal_process = Some("subpoena".into());
+    let body = serde_json::to_vec(&sign(&sc.chief, &doc)).unwrap();
+    // A photo request is not a journal request.
+    assert_eq!(
+        sc.police()
+            .request_raw("POST", "/v1/investigations", body.clone())
+            .await
+            .unwrap()
+            .0,
+        422
+    );
+    let mut doc2 = doc.clone();
+    doc2.nonce = "ff".into();
+    let body = serde_json::to_vec(&sign(&sc.chief, &doc2)).unwrap();
+    let (s, img) = sc
+        .police()
+        .request_bytes("POST", "/v1/investigations/photo", body)
+        .await
+        .unwrap();
+    assert_eq!(s, 200);
+    assert_eq!(img, jpeg);
+    let (s, out) = call(&a, "GET", "/v1/notifications", None).await;
+    assert_eq!(s, 200);
+    let notes = out.as_array().unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["holder"], sc.holder);
+    assert_eq!(notes[0]["done"], false);
+    assert!(notes[0]["action"].as_str().unwrap().contains("inform"));
+    let id = notes[0]["id"].as_str().unwrap();
+    assert_eq!(
+        call(&a, "POST", &format!("/v1/notifications/{id}/done"), None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        call(&a, "GET", "/v1/notifications", None).await.1[0]["done"],
+        true
+    );
+    // Without a signed request there is no police route to a photo.
+    assert_eq!(
+        call(
+            &sc.police(),
+            "GET",
+            &format!("/v1/holders/{}/photo", sc.holder),
+            None
+        )
+        .await
+        .0,
+        403
+    );
+}
+
+#[tokio::test]
+async fn no_tracking_look_ups_about_one_subject_are_limited_per_day() {
+    let sc = scene(2).await;
+    let (t0, now) = (sc.t0, sc.now());
+    let path = |ticket: &str| {
+        format!(
+            "/v1/journal?by=card&id={}&from={}&to={}&ticket={ticket}",
+            sc.card,
+            rfc3339(t0).replace(':', "%3A"),
+            rfc3339(now).replace(':', "%3A")
+        )
+    };
+    assert_eq!(call(&sc.h.admin(), "GET", &path("A"), None).await.0, 200);
+    assert_eq!(call(&sc.h.admin(), "GET", &path("B"), None).await.0, 200);
+    assert_eq!(call(&sc.h.admin(), "GET", &path("C"), None).await.0, 429);
+    // Police requests about the same card count against the same limit.
+    let req = sign(&sc.chief, &sc.doc(Subject::Card(sc.card), t0, t0 + HOUR));
+    assert_eq!(sc.submit(&req).await.0, 429);
+    // The next day the limit resets.
+    sc.h.clock.advance(DAY_MICROS);
+    assert_eq!(call(&sc.h.admin(), "GET", &path("D"), None).await.0, 200);
+    // There is no "where is this person" interface of any kind.
+    for p in [
+        format!("/v1/holders/{}/last-seen", sc.holder),
+        format!("/v1/holders/{}/location", sc.holder),
+        format!("/v1/cards/{}/events", sc.card),
+        "/v1/journal/stream".to_owned(),
+    ] {
+        assert_eq!(call(&sc.h.admin(), "GET", &p, None).await.0, 404, "{p}");
+    }
+}
+
+#[tokio::test]
+async fn indexes_expire_with_the_records_and_the_report_proves_it() {
+    let sc = scene(10).await;
+    let core = sc.h.app().core().clone();
+    let before = portcullis::retention::check(&core.journal).unwrap();
+    assert!(before.ok);
+    assert!(
+        before.parts.iter().all(|p| p.oldest.is_some()),
+        "{before:?}"
+    );
+    // 14 days after the first records, before the latest: the first expire,
+    // in the records and in the index alike.
+    sc.h.clock.advance(11 * DAY_MICROS);
+    let stale = portcullis::retention::check(&core.journal).unwrap();
+    assert!(
+        !stale.ok,
+        "records past the window are still stored until erasure: {stale:?}"
+    );
+    core.journal.erase_expired().unwrap();
+    let after = portcullis::retention::check(&core.journal).unwrap();
+    assert!(after.ok, "{after:?}");
+    let oldest_index = core.journal.oldest_index_entry().unwrap().unwrap();
+    let oldest_record = core.journal.oldest_stored().unwrap().unwrap();
+    assert_eq!(oldest_index, oldest_record);
+    assert!(sc.h.clock.now_micros() - oldest_record < 14 * DAY_MICROS);
+    // Only the latest verification of the card remains findable.
+    let left = core
+        .journal
+        .read_by(
+            portcullis::journal::IndexKind::Card,
+            sc.card,
+            0,
+            u64::MAX,
+            None,
+            100,
+        )
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    // And at 14 days after that, nothing at all.
+    sc.h.clock.advance(14 * DAY_MICROS);
+    core.journal.erase_expired().unwrap();
+    assert_eq!(core.journal.oldest_index_entry().unwrap(), None);
+    assert_eq!(core.journal.oldest_stored().unwrap(), None);
+}
