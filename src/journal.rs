@@ -385,6 +385,9 @@ impl Journal {
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
         let from = from.max(self.cutoff());
+        if kind != IndexKind::Card {
+            return self.scan_by(kind, id, from, to, after, limit);
+        }
         let start = match after {
             Some((t, s)) if (t, s) >= (from, 0) => index_key(kind, id, t, s.saturating_add(1)),
             _ => index_key(kind, id, from, 0),
@@ -411,6 +414,48 @@ impl Journal {
                     seq,
                     record: Record::decode(&v)?,
                 });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Door and reader look-ups: a scan of the window, filtered.
+    fn scan_by(
+        &self,
+        kind: IndexKind,
+        id: u64,
+        from: Micros,
+        to: Micros,
+        after: Option<(Micros, u64)>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let start = match after {
+            Some((t, s)) if (t, s) >= (from, 0) => key(t, s.saturating_add(1)),
+            _ => key(from, 0),
+        };
+        let mut out = Vec::new();
+        for item in self.store.db().iterator_cf(
+            self.store.cf(cf::JOURNAL),
+            IteratorMode::From(&start, Direction::Forward),
+        ) {
+            let (k, v) = item?;
+            let time = journal_key_time(&k).unwrap_or(0);
+            if time >= to || out.len() >= limit {
+                break;
+            }
+            let record = Record::decode(&v)?;
+            let matches = match kind {
+                IndexKind::Door => u64::from(record.door) == id,
+                IndexKind::Reader => u64::from(record.reader) == id,
+                IndexKind::Card => record.card == id,
+            };
+            if matches {
+                let seq = u64::from_be_bytes(
+                    k.get(8..16)
+                        .and_then(|s| s.try_into().ok())
+                        .unwrap_or([0; 8]),
+                );
+                out.push(Entry { time, seq, record });
             }
         }
         Ok(out)
@@ -545,19 +590,12 @@ fn writer_loop(
         let idx = store.cf(cf::JOURNAL_INDEX);
         for (seq, time, rec) in &batch_items {
             batch.put_cf(cfh, key(*time, *seq), rec.encode());
+            // Only card look-ups are indexed: one entry per known card.
+            // Door and reader look-ups (equipment troubleshooting) scan the
+            // time range instead, which keeps the writer fast.
             if rec.card != 0 {
                 batch.put_cf(idx, index_key(IndexKind::Card, rec.card, *time, *seq), []);
             }
-            batch.put_cf(
-                idx,
-                index_key(IndexKind::Door, u64::from(rec.door), *time, *seq),
-                [],
-            );
-            batch.put_cf(
-                idx,
-                index_key(IndexKind::Reader, u64::from(rec.reader), *time, *seq),
-                [],
-            );
         }
         let last = batch_items.last().map(|i| i.0).unwrap_or(0);
         match store.db().write_opt(batch, &wopts) {
