@@ -112,13 +112,23 @@ pub enum IndexKind {
     Reader = 3,
 }
 
-/// Index key: kind ‖ id ‖ time ‖ sequence (25 bytes).
-pub fn index_key(kind: IndexKind, id: u64, time: Micros, seq: u64) -> [u8; 25] {
-    let mut k = [0u8; 25];
+/// Length of an index key.
+pub const INDEX_KEY_LEN: usize = 29;
+/// Offset of the time stamp in an index key.
+pub const INDEX_TIME_AT: usize = 13;
+const HOUR_MICROS: Micros = 3_600_000_000;
+
+/// Index key: kind ‖ hour (u32) ‖ id ‖ time ‖ sequence (29 bytes). The hour
+/// comes first so index files of different hours do not overlap: compaction
+/// moves old hours down without rewriting them, and only the current hour's
+/// entries (in card order) are ever merged.
+pub fn index_key(kind: IndexKind, id: u64, time: Micros, seq: u64) -> [u8; INDEX_KEY_LEN] {
+    let mut k = [0u8; INDEX_KEY_LEN];
     k[0] = kind as u8;
-    k[1..9].copy_from_slice(&id.to_be_bytes());
-    k[9..17].copy_from_slice(&time.to_be_bytes());
-    k[17..25].copy_from_slice(&seq.to_be_bytes());
+    k[1..5].copy_from_slice(&((time / HOUR_MICROS) as u32).to_be_bytes());
+    k[5..13].copy_from_slice(&id.to_be_bytes());
+    k[13..21].copy_from_slice(&time.to_be_bytes());
+    k[21..29].copy_from_slice(&seq.to_be_bytes());
     k
 }
 
@@ -388,33 +398,45 @@ impl Journal {
         if kind != IndexKind::Card {
             return self.scan_by(kind, id, from, to, after, limit);
         }
-        let start = match after {
-            Some((t, s)) if (t, s) >= (from, 0) => index_key(kind, id, t, s.saturating_add(1)),
-            _ => index_key(kind, id, from, 0),
+        let (start_t, start_s) = match after {
+            Some((t, s)) if (t, s) >= (from, 0) => (t, s.saturating_add(1)),
+            _ => (from, 0),
         };
         let db = self.store.db();
         let mut out = Vec::new();
-        for item in db.iterator_cf(
-            self.store.cf(cf::JOURNAL_INDEX),
-            IteratorMode::From(&start, Direction::Forward),
-        ) {
-            let (k, _) = item?;
-            if k.len() != 25 || k[..9] != start[..9] || out.len() >= limit {
-                break;
+        // One seek per hour of the window: kind ‖ hour ‖ card.
+        // Nothing is stamped after now: bound the walk over hours.
+        let to = to.min(self.clock.now_micros().saturating_add(HOUR_MICROS));
+        let mut hour = start_t / HOUR_MICROS;
+        while out.len() < limit && hour.saturating_mul(HOUR_MICROS) < to {
+            let start = if hour == start_t / HOUR_MICROS {
+                index_key(kind, id, start_t, start_s)
+            } else {
+                index_key(kind, id, hour * HOUR_MICROS, 0)
+            };
+            for item in db.iterator_cf(
+                self.store.cf(cf::JOURNAL_INDEX),
+                IteratorMode::From(&start, Direction::Forward),
+            ) {
+                let (k, _) = item?;
+                if k.len() != INDEX_KEY_LEN || k[..13] != start[..13] || out.len() >= limit {
+                    break;
+                }
+                let time = journal_key_time(&k[INDEX_TIME_AT..]).unwrap_or(0);
+                if time >= to {
+                    break;
+                }
+                let seq = u64::from_be_bytes(k[21..29].try_into().unwrap_or([0; 8]));
+                // An index entry whose record is already erased is skipped.
+                if let Some(v) = db.get_pinned_cf(self.store.cf(cf::JOURNAL), key(time, seq))? {
+                    out.push(Entry {
+                        time,
+                        seq,
+                        record: Record::decode(&v)?,
+                    });
+                }
             }
-            let time = journal_key_time(&k[9..]).unwrap_or(0);
-            if time >= to {
-                break;
-            }
-            let seq = u64::from_be_bytes(k[17..25].try_into().unwrap_or([0; 8]));
-            // An index entry whose record is already erased is skipped.
-            if let Some(v) = db.get_pinned_cf(self.store.cf(cf::JOURNAL), key(time, seq))? {
-                out.push(Entry {
-                    time,
-                    seq,
-                    record: Record::decode(&v)?,
-                });
-            }
+            hour += 1;
         }
         Ok(out)
     }
@@ -471,8 +493,8 @@ impl Journal {
             .iterator_cf(self.store.cf(cf::JOURNAL_INDEX), IteratorMode::Start)
         {
             let (k, _) = item?;
-            if k.len() == 25 {
-                let t = journal_key_time(&k[9..]).unwrap_or(0);
+            if k.len() == INDEX_KEY_LEN {
+                let t = journal_key_time(&k[INDEX_TIME_AT..]).unwrap_or(0);
                 oldest = Some(oldest.map_or(t, |o| o.min(t)));
             }
         }
@@ -536,7 +558,9 @@ impl Journal {
             .delete_range_cf(self.store.cf(cf::JOURNAL), key(0, 0), key(cutoff, 0))?;
         let index = self.store.cf(cf::JOURNAL_INDEX);
         self.store.db().put_cf(index, [0u8], [])?;
-        self.store.db().put_cf(index, [0xFFu8; 26], [])?;
+        self.store
+            .db()
+            .put_cf(index, [0xFFu8; INDEX_KEY_LEN + 1], [])?;
         self.store.flush_all()?;
         let mut opts = CompactOptions::default();
         opts.set_bottommost_level_compaction(BottommostLevelCompaction::Force);

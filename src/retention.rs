@@ -37,7 +37,7 @@ pub struct Report {
 /// whose keys do not start with the time).
 pub fn oldest(store: &Store, name: &'static str) -> Result<Option<Micros>, StoreError> {
     let (offset, len) = if name == cf::JOURNAL_INDEX {
-        (9, 25)
+        (crate::journal::INDEX_TIME_AT, crate::journal::INDEX_KEY_LEN)
     } else {
         (0, 16)
     };

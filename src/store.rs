@@ -10,7 +10,7 @@
 //! | `access` | `definitions` | door groups, schedules, levels, holidays (JSON) |
 //! | `audit` | time µs ‖ sequence | [`crate::audit::AuditEntry`] (JSON) |
 //! | `holder_cards` | holder id ‖ card id | (empty): which cards a holder has |
-//! | `journal_index` | kind (1 card, 2 door, 3 reader) ‖ id (u64) ‖ time ‖ sequence | (empty) |
+//! | `journal_index` | kind (1 = card) ‖ hour (u32) ‖ card id ‖ time ‖ sequence | (empty) |
 //! | `lookups` | time µs ‖ sequence | [`crate::lookups::Lookup`] (JSON) |
 //! | `investigations` | see [`crate::investigations`] | |
 //!
@@ -44,7 +44,7 @@ pub mod cf {
     pub const AUDIT: &str = "audit";
     /// Index: holder id ‖ card id → (empty).
     pub const HOLDER_CARDS: &str = "holder_cards";
-    /// Journal secondary index: kind ‖ id ‖ time ‖ sequence → (empty).
+    /// Journal secondary index: kind ‖ hour ‖ id ‖ time ‖ sequence → (empty).
     pub const JOURNAL_INDEX: &str = "journal_index";
     /// Look-up audit: who read the journal, why, and how much.
     pub const LOOKUPS: &str = "lookups";
@@ -139,7 +139,6 @@ impl Store {
         db_opts.create_missing_column_families(true);
         db_opts.set_compression_type(DBCompressionType::None);
         db_opts.increase_parallelism(2);
-        db_opts.set_max_background_jobs(4);
         // One journal writer thread: concurrent memtable inserts buy nothing,
         // and the vector memtable of the journal index requires them off.
         db_opts.set_allow_concurrent_memtable_write(false);
@@ -174,9 +173,17 @@ impl Store {
         // memtable appends and sorts once at flush; the index is read only
         // by look-ups, which can afford the sort.
         index.set_memtable_factory(rocksdb::MemtableFactory::Vector);
+        // Smaller memtables: each flush sorts less at once, so the sort does
+        // not take a core away from the readers in one long burst.
+        index.set_write_buffer_size(16 << 20);
         index.set_compaction_filter(
             "portcullis-journal-index-retention",
-            retention_filter(clock, retention_micros, 9, 25),
+            retention_filter(
+                clock,
+                retention_micros,
+                crate::journal::INDEX_TIME_AT,
+                crate::journal::INDEX_KEY_LEN,
+            ),
         );
 
         let cfs = vec![
