@@ -18,12 +18,12 @@ fn journal_append(c: &mut Criterion) {
     let mut g = c.benchmark_group("journal_commit");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(4));
-    for sync in [false, true] {
-        let sizes: &[usize] = if sync {
-            &[64, 1024, 8192]
-        } else {
-            &[1, 64, 1024, 8192]
-        };
+    let runs: [(bool, bool, &[usize]); 3] = [
+        (false, false, &[1, 64, 1024, 8192]),
+        (false, true, &[1024]),
+        (true, false, &[64, 1024, 8192]),
+    ];
+    for (sync, card_index, sizes) in runs {
         for &batch in sizes {
             let dir = tempfile::tempdir().unwrap();
             let clock: SharedClock = Arc::new(SystemClock);
@@ -36,6 +36,7 @@ fn journal_append(c: &mut Criterion) {
                     max_batch: batch,
                     max_queue: batch * 8,
                     retention: RETENTION,
+                    card_index,
                 },
                 Arc::new(Metrics::new()),
             )
@@ -51,7 +52,11 @@ fn journal_append(c: &mut Criterion) {
                 })
                 .collect();
             g.throughput(Throughput::Elements(batch as u64));
-            let name = if sync { "fsync_on" } else { "fsync_off" };
+            let name = match (sync, card_index) {
+                (true, _) => "fsync_on",
+                (false, false) => "fsync_off",
+                (false, true) => "fsync_off_card_index",
+            };
             g.bench_with_input(BenchmarkId::new(name, batch), &batch, |b, _| {
                 b.iter_custom(|iters| {
                     let start = Instant::now();

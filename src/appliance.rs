@@ -130,6 +130,7 @@ impl Appliance {
                         max_batch: config.journal.max_batch,
                         max_queue: config.journal.max_queue,
                         retention,
+                        card_index: config.journal.card_index,
                     },
                     metrics.clone(),
                 )?;

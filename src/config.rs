@@ -192,6 +192,11 @@ pub struct JournalConfig {
     /// Largest number of records waiting for the writer; readers wait (back
     /// pressure) rather than the queue growing without bound.
     pub max_queue: usize,
+    /// Keep a secondary index of decisions by card. Look-ups by card then
+    /// seek instead of scanning the window; the index costs roughly 40% of
+    /// peak journal throughput (docs/PERFORMANCE.md). It expires with the
+    /// records.
+    pub card_index: bool,
 }
 
 /// Shutdown.
@@ -273,6 +278,7 @@ impl Default for JournalConfig {
             compaction_interval_secs: 3_600,
             max_batch: 4_096,
             max_queue: 262_144,
+            card_index: false,
         }
     }
 }

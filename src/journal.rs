@@ -175,6 +175,9 @@ pub struct JournalOptions {
     pub max_queue: usize,
     /// Retention window in microseconds.
     pub retention: Micros,
+    /// Keep a secondary index by card (faster card look-ups over long
+    /// windows, at a cost in journal throughput).
+    pub card_index: bool,
 }
 
 /// Handle to the journal; cheap to clone.
@@ -395,7 +398,7 @@ impl Journal {
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
         let from = from.max(self.cutoff());
-        if kind != IndexKind::Card {
+        if kind != IndexKind::Card || !self.opts.card_index {
             return self.scan_by(kind, id, from, to, after, limit);
         }
         let (start_t, start_s) = match after {
@@ -614,10 +617,10 @@ fn writer_loop(
         let idx = store.cf(cf::JOURNAL_INDEX);
         for (seq, time, rec) in &batch_items {
             batch.put_cf(cfh, key(*time, *seq), rec.encode());
-            // Only card look-ups are indexed: one entry per known card.
-            // Door and reader look-ups (equipment troubleshooting) scan the
-            // time range instead, which keeps the writer fast.
-            if rec.card != 0 {
+            // Optionally, card look-ups are indexed: one entry per known
+            // card. Otherwise (the default) every look-up scans the window,
+            // which keeps the writer at full speed.
+            if opts.card_index && rec.card != 0 {
                 batch.put_cf(idx, index_key(IndexKind::Card, rec.card, *time, *seq), []);
             }
         }

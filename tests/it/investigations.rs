@@ -30,7 +30,15 @@ struct Scene {
 }
 
 async fn scene(limit: u32) -> Scene {
-    let h = Harness::start_with(|c| c.investigations.max_lookups_per_subject_per_day = limit).await;
+    scene_with(limit, false).await
+}
+
+async fn scene_with(limit: u32, card_index: bool) -> Scene {
+    let h = Harness::start_with(|c| {
+        c.investigations.max_lookups_per_subject_per_day = limit;
+        c.journal.card_index = card_index;
+    })
+    .await;
     for (role, name) in [(Role::Police, "officer"), (Role::PoliceChief, "chief")] {
         h.pki.issue(role, name).unwrap();
     }
@@ -208,7 +216,8 @@ async fn access_resolution_by_card_door_and_reader_with_a_ticket() {
 
 #[tokio::test]
 async fn police_get_only_what_a_valid_signed_request_covers() {
-    let sc = scene(10).await;
+    // With the card index: look-ups seek it (the other tests scan).
+    let sc = scene_with(10, true).await;
     let (t0, now) = (sc.t0, sc.now());
     // Window: the first day only; subject: the person (all their cards).
     let doc = sc.doc(Subject::Holder(sc.holder), t0 - HOUR, t0 + DAY_MICROS);
@@ -432,7 +441,7 @@ async fn no_tracking_look_ups_about_one_subject_are_limited_per_day() {
 
 #[tokio::test]
 async fn indexes_expire_with_the_records_and_the_report_proves_it() {
-    let sc = scene(10).await;
+    let sc = scene_with(10, true).await;
     let core = sc.h.app().core().clone();
     let before = portcullis::retention::check(&core.journal).unwrap();
     assert!(before.ok);
