@@ -236,7 +236,7 @@ async fn issue_card(
         format!("card:{}", card.id),
         json!({ "holder": b.holder }),
     )?;
-    tracing::info!(card = card.id, by = %id, "card issued");
+    tracing::info!(card = card.id, "card issued");
     core.metrics.credentials.set(core.cards.map().len() as f64);
     Ok(issued(&card, &number, json!({})))
 }
@@ -269,7 +269,11 @@ async fn replace_card(
         format!("card:{}", card.id),
         json!({ "holder": holder, "superseded": superseded }),
     )?;
-    tracing::info!(card = card.id, superseded = superseded.len(), by = %id, "replacement card issued");
+    tracing::info!(
+        card = card.id,
+        superseded = superseded.len(),
+        "replacement card issued"
+    );
     core.metrics.credentials.set(core.cards.map().len() as f64);
     Ok(issued(&card, &number, json!({ "superseded": superseded })))
 }
@@ -301,7 +305,7 @@ async fn card_change(
         format!("card:{}", c.id),
         serde_json::Value::Null,
     )?;
-    tracing::info!(card, action, by = %id, "card changed");
+    tracing::info!(card, action, "card changed");
     Ok(Json(CardView::from(&c)).into_response())
 }
 
@@ -374,7 +378,7 @@ async fn register_reader(
         format!("reader:{}", r.name),
         json!({ "doors": r.doors }),
     )?;
-    tracing::info!(reader = %r.name, doors = r.doors.len(), by = %id, "reader registered");
+    tracing::info!(reader = %r.name, doors = r.doors.len(), "reader registered");
     Ok(Json(r).into_response())
 }
 
@@ -396,7 +400,7 @@ async fn remove_reader(
                 format!("reader:{}", r.name),
                 serde_json::Value::Null,
             )?;
-            tracing::info!(reader = %r.name, by = %id, "reader removed");
+            tracing::info!(reader = %r.name, "reader removed");
             Ok(Json(r).into_response())
         }
         None => Err(ApiError::new(

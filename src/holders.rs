@@ -316,8 +316,8 @@ mod tests {
     fn ok() -> Value {
         json!({
             "id_number": "900123456",
-            "last_name": "Okafor",
-            "first_name": "Ada",
+            "last_name": "Fixture",
+            "first_name": "Test",
             "status": "employed",
             "department": "Physics",
             "affiliation": "staff",

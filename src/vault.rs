@@ -177,8 +177,8 @@ mod tests {
     fn seal_open_and_tamper() {
         let dir = tempfile::tempdir().unwrap();
         let v = Vault::open(dir.path()).unwrap();
-        let s = v.seal(b"holder:1", b"Ada");
-        assert_eq!(v.open_sealed(b"holder:1", &s).unwrap(), b"Ada");
+        let s = v.seal(b"holder:1", b"fixture-record");
+        assert_eq!(v.open_sealed(b"holder:1", &s).unwrap(), b"fixture-record");
         // Moved to another record: refused.
         assert!(matches!(
             v.open_sealed(b"holder:2", &s),
@@ -192,13 +192,13 @@ mod tests {
             Err(VaultError::Tampered)
         ));
         // Fresh nonce per write.
-        assert_ne!(v.seal(b"holder:1", b"Ada"), s);
+        assert_ne!(v.seal(b"holder:1", b"fixture-record"), s);
         // Rotation: old records still open until retired.
         let old_id = v.current_id();
         let new_id = v.rotate().unwrap();
         assert_ne!(old_id, new_id);
-        assert_eq!(v.open_sealed(b"holder:1", &s).unwrap(), b"Ada");
-        let s2 = v.seal(b"holder:1", b"Ada");
+        assert_eq!(v.open_sealed(b"holder:1", &s).unwrap(), b"fixture-record");
+        let s2 = v.seal(b"holder:1", b"fixture-record");
         assert_eq!(Vault::key_id_of(&s2), Some(new_id));
         v.retire_others().unwrap();
         assert!(matches!(
@@ -208,6 +208,9 @@ mod tests {
         // Reopening finds the current key.
         let again = Vault::open(dir.path()).unwrap();
         assert_eq!(again.current_id(), new_id);
-        assert_eq!(again.open_sealed(b"holder:1", &s2).unwrap(), b"Ada");
+        assert_eq!(
+            again.open_sealed(b"holder:1", &s2).unwrap(),
+            b"fixture-record"
+        );
     }
 }
