@@ -355,25 +355,13 @@ pub async fn investigate(
     };
     let c = core.clone();
     let (from, to) = (v.from, v.to);
-    let mut records =
-        tokio::task::spawn_blocking(move || -> Result<Vec<Entry>, crate::store::StoreError> {
-            let mut all = Vec::new();
-            for card in cards {
-                all.extend(c.journal.read_by(
-                    IndexKind::Card,
-                    card,
-                    from,
-                    to,
-                    None,
-                    MAX_POLICE_RECORDS + 1,
-                )?);
-            }
-            Ok(all)
-        })
-        .await
-        .map_err(internal)?
-        .map_err(internal)?;
-    records.sort_by_key(|e| (e.time, e.seq));
+    let mut records = tokio::task::spawn_blocking(move || {
+        c.journal
+            .read_cards(&cards, from, to, MAX_POLICE_RECORDS + 1)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(internal)?;
     let truncated = records.len() > MAX_POLICE_RECORDS;
     records.truncate(MAX_POLICE_RECORDS);
     let scope = format!("{} {}..{}", v.doc.subject.label(), v.doc.from, v.doc.to);

@@ -91,7 +91,7 @@ pub async fn get_holder(
 ) -> ApiResult {
     require(&id, &[Role::SecurityOffice])?;
     let (h, p) = core.holders.get(hid)?;
-    let photo_on_file = core.holders.photo(hid).is_ok();
+    let photo_on_file = core.holders.has_photo(hid)?;
     audit(
         &core,
         &id,

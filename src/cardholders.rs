@@ -241,6 +241,15 @@ impl HolderBook {
         Ok(kind)
     }
 
+    /// Whether a photo is on file (no decryption).
+    pub fn has_photo(&self, id: u64) -> Result<bool, HolderError> {
+        Ok(self
+            .store
+            .db()
+            .get_pinned_cf(self.store.cf(cf::PHOTOS), id.to_be_bytes())?
+            .is_some())
+    }
+
     /// Reads a photo for card production (always available to the office).
     pub fn photo(&self, id: u64) -> Result<(PhotoKind, Vec<u8>), HolderError> {
         let v = self

@@ -138,9 +138,12 @@ pub enum HolderInputError {
 
 fn is_forbidden(key: &str) -> bool {
     let k = key.to_ascii_lowercase().replace(['-', ' '], "_");
+    // Any word of the name, or any substring for the longer terms (so
+    // `ethnic_background`, `ethnicity` and `citizenship_status` are caught);
+    // `sex` only as a whole word, so `sussex_address` is merely unknown.
     FORBIDDEN
         .iter()
-        .any(|f| k == *f || k.contains(f) && *f != "sex" || k.split('_').any(|p| p == *f))
+        .any(|f| k.split('_').any(|word| word == *f) || (f.len() > 3 && k.contains(f)))
 }
 
 /// Checks field names first (so a forbidden field is named as such even
@@ -159,7 +162,15 @@ pub fn check_field_names(obj: &Map<String, Value>) -> Result<(), HolderInputErro
     Ok(())
 }
 
-fn text(field: &'static str, v: &str, max: usize, extra: &str) -> Result<(), HolderInputError> {
+/// A text field: letters, space, `-`, `'`, `.`, plus `extra` characters and,
+/// when `digits`, ASCII digits.
+fn text(
+    field: &'static str,
+    v: &str,
+    max: usize,
+    extra: &str,
+    digits: bool,
+) -> Result<(), HolderInputError> {
     if v.trim().is_empty() || v.chars().count() > max {
         return Err(HolderInputError::Invalid {
             field,
@@ -173,7 +184,7 @@ fn text(field: &'static str, v: &str, max: usize, extra: &str) -> Result<(), Hol
             || c == '\''
             || c == '.'
             || extra.contains(c)
-            || (extra.contains('0') && c.is_ascii_digit())
+            || (digits && c.is_ascii_digit())
     }) {
         return Err(HolderInputError::Invalid {
             field,
@@ -225,9 +236,9 @@ impl Personal {
                 problem: "must be 1-20 letters or digits",
             });
         }
-        text("last_name", &self.last_name, 100, "")?;
-        text("first_name", &self.first_name, 100, "")?;
-        text("department", &self.department, 100, "0&,/()")?;
+        text("last_name", &self.last_name, 100, "", false)?;
+        text("first_name", &self.first_name, 100, "", false)?;
+        text("department", &self.department, 100, "&,/()", true)?;
         match (&self.office_address, self.affiliation.is_employee()) {
             (Some(_), false) => {
                 return Err(HolderInputError::Invalid {
@@ -235,7 +246,7 @@ impl Personal {
                     problem: "is kept for employees (faculty, staff) only",
                 })
             }
-            (Some(a), true) => text("office_address", a, 120, "0,/#")?,
+            (Some(a), true) => text("office_address", a, 120, ",/#", true)?,
             _ => {}
         }
         match (

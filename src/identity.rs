@@ -77,6 +77,20 @@ impl FromStr for Role {
     }
 }
 
+/// The rule for every name an operator chooses that also names a file, a
+/// certificate or a definition: readers, staff handles, door groups,
+/// schedules, levels. 1-64 characters of `a-z A-Z 0-9 . _ -`.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// What [`is_valid_name`] allows, for error messages.
+pub const NAME_RULE: &str = "1-64 characters of a-z, A-Z, 0-9, '.', '_' or '-'";
+
 /// The authenticated peer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {

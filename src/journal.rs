@@ -355,34 +355,7 @@ impl Journal {
     /// Records stamped in `[from, to)`, oldest first, at most `limit`,
     /// never older than the retention window whatever `from` says.
     pub fn read(&self, from: Micros, to: Micros, limit: usize) -> Result<Vec<Entry>, StoreError> {
-        let from = from.max(self.cutoff());
-        let mut out = Vec::new();
-        if from >= to {
-            return Ok(out);
-        }
-        let start = key(from, 0);
-        let it = self.store.db().iterator_cf(
-            self.store.cf(cf::JOURNAL),
-            IteratorMode::From(&start, Direction::Forward),
-        );
-        for item in it {
-            let (k, v) = item?;
-            let time = journal_key_time(&k).unwrap_or(0);
-            if time >= to || out.len() >= limit {
-                break;
-            }
-            let seq = u64::from_be_bytes(
-                k.get(8..16)
-                    .and_then(|s| s.try_into().ok())
-                    .ok_or(StoreError::Corrupt { what: "journal" })?,
-            );
-            out.push(Entry {
-                time,
-                seq,
-                record: Record::decode(&v)?,
-            });
-        }
-        Ok(out)
+        self.scan(from.max(self.cutoff()), to, None, limit, |_| true)
     }
 
     /// Records for one card, door or reader stamped in `[from, to)` (never
@@ -398,24 +371,68 @@ impl Journal {
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
         let from = from.max(self.cutoff());
-        if kind != IndexKind::Card || !self.opts.card_index {
-            return self.scan_by(kind, id, from, to, after, limit);
+        match kind {
+            IndexKind::Card if self.opts.card_index => self.seek_card(id, from, to, after, limit),
+            IndexKind::Card => self.scan(from, to, after, limit, |r| r.card == id),
+            IndexKind::Door => self.scan(from, to, after, limit, |r| u64::from(r.door) == id),
+            IndexKind::Reader => self.scan(from, to, after, limit, |r| u64::from(r.reader) == id),
         }
-        let (start_t, start_s) = match after {
+    }
+
+    /// Records of any of `cards` in `[from, to)`, oldest first, at most
+    /// `limit`: one scan of the window (or one index walk per card), not one
+    /// scan per card.
+    pub fn read_cards(
+        &self,
+        cards: &[u64],
+        from: Micros,
+        to: Micros,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let from = from.max(self.cutoff());
+        if !self.opts.card_index {
+            return self.scan(from, to, None, limit, |r| {
+                r.card != 0 && cards.contains(&r.card)
+            });
+        }
+        let mut all = Vec::new();
+        for &card in cards {
+            all.extend(self.seek_card(card, from, to, None, limit)?);
+        }
+        all.sort_by_key(|e| (e.time, e.seq));
+        all.truncate(limit);
+        Ok(all)
+    }
+
+    /// Where a page starts: just after `after`, or at `from`.
+    fn resume(from: Micros, after: Option<(Micros, u64)>) -> (Micros, u64) {
+        match after {
             Some((t, s)) if (t, s) >= (from, 0) => (t, s.saturating_add(1)),
             _ => (from, 0),
-        };
+        }
+    }
+
+    /// Walks the card index, one seek per hour of the window
+    /// (kind ‖ hour ‖ card), and fetches each record.
+    fn seek_card(
+        &self,
+        id: u64,
+        from: Micros,
+        to: Micros,
+        after: Option<(Micros, u64)>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let (start_t, start_s) = Self::resume(from, after);
         let db = self.store.db();
         let mut out = Vec::new();
-        // One seek per hour of the window: kind ‖ hour ‖ card.
         // Nothing is stamped after now: bound the walk over hours.
         let to = to.min(self.clock.now_micros().saturating_add(HOUR_MICROS));
         let mut hour = start_t / HOUR_MICROS;
         while out.len() < limit && hour.saturating_mul(HOUR_MICROS) < to {
             let start = if hour == start_t / HOUR_MICROS {
-                index_key(kind, id, start_t, start_s)
+                index_key(IndexKind::Card, id, start_t, start_s)
             } else {
-                index_key(kind, id, hour * HOUR_MICROS, 0)
+                index_key(IndexKind::Card, id, hour * HOUR_MICROS, 0)
             };
             for item in db.iterator_cf(
                 self.store.cf(cf::JOURNAL_INDEX),
@@ -444,20 +461,18 @@ impl Journal {
         Ok(out)
     }
 
-    /// Door and reader look-ups: a scan of the window, filtered.
-    fn scan_by(
+    /// Scans the window (from `from`, or just after `after`) for records
+    /// that `keep` accepts.
+    fn scan(
         &self,
-        kind: IndexKind,
-        id: u64,
         from: Micros,
         to: Micros,
         after: Option<(Micros, u64)>,
         limit: usize,
+        keep: impl Fn(&Record) -> bool,
     ) -> Result<Vec<Entry>, StoreError> {
-        let start = match after {
-            Some((t, s)) if (t, s) >= (from, 0) => key(t, s.saturating_add(1)),
-            _ => key(from, 0),
-        };
+        let (t, s) = Self::resume(from, after);
+        let start = key(t, s);
         let mut out = Vec::new();
         for item in self.store.db().iterator_cf(
             self.store.cf(cf::JOURNAL),
@@ -469,17 +484,12 @@ impl Journal {
                 break;
             }
             let record = Record::decode(&v)?;
-            let matches = match kind {
-                IndexKind::Door => u64::from(record.door) == id,
-                IndexKind::Reader => u64::from(record.reader) == id,
-                IndexKind::Card => record.card == id,
-            };
-            if matches {
-                let seq = u64::from_be_bytes(
-                    k.get(8..16)
-                        .and_then(|s| s.try_into().ok())
-                        .unwrap_or([0; 8]),
-                );
+            if keep(&record) {
+                let seq = k
+                    .get(8..16)
+                    .and_then(|s| <[u8; 8]>::try_from(s).ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or(StoreError::Corrupt { what: "journal" })?;
                 out.push(Entry { time, seq, record });
             }
         }
@@ -545,25 +555,12 @@ impl Journal {
         age
     }
 
-    /// Physically erases expired records and index entries: writes a range
-    /// deletion over the expired records, flushes every memtable (so the WAL
-    /// holding them becomes obsolete and is deleted), then compacts the
-    /// journal and its index down to the bottom level, where the deletion and
-    /// the retention filter drop everything expired.
+    /// Physically erases expired records and index entries: flushes every
+    /// memtable (so the WAL holding them becomes obsolete and is deleted),
+    /// then compacts the journal and its index down to the bottom level,
+    /// bottom files included, where the retention filter drops everything
+    /// whose age has reached the window.
     pub fn erase_expired(&self) -> Result<(), StoreError> {
-        // A range tombstone over everything expired hides it from every
-        // iterator at once; sentinel keys at both ends of the index (which
-        // the retention filter itself drops) make the compaction below merge
-        // every index file, so the filter sees every expired index entry.
-        let cutoff = self.cutoff();
-        self.store
-            .db()
-            .delete_range_cf(self.store.cf(cf::JOURNAL), key(0, 0), key(cutoff, 0))?;
-        let index = self.store.cf(cf::JOURNAL_INDEX);
-        self.store.db().put_cf(index, [0u8], [])?;
-        self.store
-            .db()
-            .put_cf(index, [0xFFu8; INDEX_KEY_LEN + 1], [])?;
         self.store.flush_all()?;
         let mut opts = CompactOptions::default();
         opts.set_bottommost_level_compaction(BottommostLevelCompaction::Force);

@@ -87,15 +87,8 @@ fn bad(m: impl Into<String>) -> LevelError {
 
 /// Names of groups, schedules and levels: short, from a restricted alphabet.
 pub fn check_name(name: &str) -> Result<(), LevelError> {
-    if name.is_empty()
-        || name.len() > 64
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    {
-        return Err(bad(
-            "names are 1-64 characters of a-z, A-Z, 0-9, '.', '_' or '-'",
-        ));
+    if !crate::identity::is_valid_name(name) {
+        return Err(bad(format!("names are {}", crate::identity::NAME_RULE)));
     }
     Ok(())
 }
@@ -145,12 +138,16 @@ impl WeekBits {
             if from >= to {
                 return Err(bad("a window's `from` must be before its `to`"));
             }
-            if w.days.is_empty() {
-                return Err(bad("a window names at least one day"));
+            if w.days.is_empty() || w.days.len() > 7 {
+                return Err(bad("a window names between one and seven days"));
             }
+            let mut days = [false; 7];
             for d in &w.days {
                 let day = day_index(d)
                     .ok_or_else(|| bad("days are mon, tue, wed, thu, fri, sat, sun"))?;
+                days[day] = true;
+            }
+            for day in (0..7).filter(|d| days[*d]) {
                 for m in day * 1440 + from..day * 1440 + to {
                     bits[m / 64] |= 1 << (m % 64);
                 }
@@ -239,9 +236,10 @@ pub struct AccessControl {
     compiled_schedules: RwLock<HashMap<String, Arc<WeekBits>>>,
     holders: DashMap<u64, HolderAccess, std::hash::BuildHasherDefault<IdHasher>>,
     holder_levels: DashMap<u64, (bool, Vec<String>)>,
-    /// (unix minute + 1) << 32 | day-of-epoch offset; see `local_now`.
+    /// The local facts of one wall-clock minute in a single word, so a
+    /// reader can never pair one minute's stamp with another's facts; see
+    /// [`AccessControl::local_now`]. 0 = empty.
     cache: AtomicU64,
-    cache_facts: AtomicU64,
 }
 
 impl std::fmt::Debug for AccessControl {
@@ -265,7 +263,6 @@ impl AccessControl {
             holders: DashMap::default(),
             holder_levels: DashMap::new(),
             cache: AtomicU64::new(0),
-            cache_facts: AtomicU64::new(0),
         })
     }
 
@@ -400,28 +397,27 @@ impl AccessControl {
         self.holders.insert(holder, HolderAccess { active, doors });
     }
 
-    /// The local time facts for `unix_secs`, cached per minute.
+    /// The local time facts for `unix_secs`, cached per minute in one
+    /// atomic word: unix minute (26 bits, to 2097) ‖ local day (22 bits) ‖
+    /// minute of week (14 bits) ‖ holiday (1 bit).
     pub fn local_now(&self, unix_secs: u32) -> LocalNow {
-        let minute = u64::from(unix_secs / 60) + 1;
-        let cached = self.cache.load(Ordering::Acquire);
-        if cached == minute {
-            let f = self.cache_facts.load(Ordering::Acquire);
+        let minute = u64::from(unix_secs / 60) & ((1 << 26) - 1);
+        let word = self.cache.load(Ordering::Acquire);
+        if word != 0 && word >> 37 == minute {
             return LocalNow {
-                minute_of_week: (f & 0xFFFF) as usize,
-                holiday: f & 0x1_0000 != 0,
-                day: (f >> 32) as u32 as i32,
+                minute_of_week: ((word >> 1) & 0x3FFF) as usize,
+                holiday: word & 1 != 0,
+                day: ((word >> 15) & 0x3F_FFFF) as i32,
             };
         }
         let now = self.compute_local(unix_secs);
-        let facts = (now.minute_of_week as u64)
-            | (u64::from(now.holiday) << 16)
-            | (u64::from(now.day as u32) << 32);
-        // Facts first, then the minute that validates them. A reader racing
-        // a writer from a different minute recomputes; same-minute writers
-        // write identical facts.
-        self.cache.store(0, Ordering::Release);
-        self.cache_facts.store(facts, Ordering::Release);
-        self.cache.store(minute, Ordering::Release);
+        if (0..1 << 22).contains(&now.day) {
+            let word = (minute << 37)
+                | ((now.day as u64) << 15)
+                | ((now.minute_of_week as u64) << 1)
+                | u64::from(now.holiday);
+            self.cache.store(word, Ordering::Release);
+        }
         now
     }
 
@@ -575,6 +571,19 @@ mod tests {
             ac.check(2, 10, secs("2026-11-23T10:00:00")),
             Reason::HolderInactive
         );
+    }
+
+    #[test]
+    fn minute_cache_round_trips_and_follows_the_clock() {
+        let ac = AccessControl::new("UTC").unwrap();
+        ac.install(defs()).unwrap();
+        let t = secs("2026-11-23T10:07:30");
+        let first = ac.local_now(t);
+        assert_eq!(ac.local_now(t + 20), first, "same minute: cached");
+        assert_eq!(first.minute_of_week, 10 * 60 + 7);
+        let next = ac.local_now(t + 60);
+        assert_eq!(next.minute_of_week, 10 * 60 + 8);
+        assert!(ac.local_now(secs("2026-12-25T00:00:00")).holiday);
     }
 
     #[test]

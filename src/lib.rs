@@ -43,6 +43,7 @@ pub mod secret;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+pub mod timelog;
 pub mod tls;
 pub mod vault;
 

@@ -3,14 +3,12 @@
 //! written durably before the answer leaves, readable by auditors. It holds
 //! card, door and reader ids, never access numbers or personal data.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use rocksdb::{Direction, IteratorMode, WriteOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{rfc3339, Micros, SharedClock};
 use crate::identity::Identity;
 use crate::store::{cf, Store, StoreError};
+use crate::timelog::TimeLog;
 
 /// Why the journal was read. The only two uses the office's policy allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,29 +59,16 @@ pub struct Lookup {
 /// The look-up log.
 #[derive(Debug)]
 pub struct LookupLog {
-    store: Store,
+    log: TimeLog,
     clock: SharedClock,
-    seq: AtomicU64,
 }
 
 impl LookupLog {
     /// Opens the log.
     pub fn open(store: Store, clock: SharedClock) -> Result<Self, StoreError> {
-        let mut seq = 0;
-        if let Some(item) = store
-            .db()
-            .iterator_cf(store.cf(cf::LOOKUPS), IteratorMode::End)
-            .next()
-        {
-            let (k, _) = item?;
-            if k.len() == 16 {
-                seq = u64::from_be_bytes(k[8..16].try_into().unwrap_or([0; 8]));
-            }
-        }
         Ok(Self {
-            store,
+            log: TimeLog::open(store, cf::LOOKUPS, "lookup")?,
             clock,
-            seq: AtomicU64::new(seq + 1),
         })
     }
 
@@ -98,45 +83,23 @@ impl LookupLog {
         outcome: &str,
     ) -> Result<(), StoreError> {
         let now: Micros = self.clock.now_micros();
-        let entry = Lookup {
-            time: rfc3339(now),
-            who: who.name.clone(),
-            role: who.role.as_str().to_owned(),
-            purpose,
-            reference: reference.to_owned(),
-            scope,
-            returned,
-            outcome: outcome.to_owned(),
-        };
-        let seq = self.seq.fetch_add(1, Ordering::SeqCst);
-        let mut key = [0u8; 16];
-        key[..8].copy_from_slice(&now.to_be_bytes());
-        key[8..].copy_from_slice(&seq.to_be_bytes());
-        let mut w = WriteOptions::default();
-        w.set_sync(true);
-        let v = serde_json::to_vec(&entry).map_err(|_| StoreError::Corrupt { what: "lookup" })?;
-        self.store
-            .db()
-            .put_cf_opt(self.store.cf(cf::LOOKUPS), key, v, &w)?;
-        Ok(())
+        self.log.append(
+            now,
+            &Lookup {
+                time: rfc3339(now),
+                who: who.name.clone(),
+                role: who.role.as_str().to_owned(),
+                purpose,
+                reference: reference.to_owned(),
+                scope,
+                returned,
+                outcome: outcome.to_owned(),
+            },
+        )
     }
 
     /// Entries from `from` (µs), oldest first, at most `limit`.
     pub fn read(&self, from: Micros, limit: usize) -> Result<Vec<Lookup>, StoreError> {
-        let start = from.to_be_bytes();
-        let mut out = Vec::new();
-        for item in self.store.db().iterator_cf(
-            self.store.cf(cf::LOOKUPS),
-            IteratorMode::From(&start, Direction::Forward),
-        ) {
-            if out.len() >= limit {
-                break;
-            }
-            let (_, v) = item?;
-            out.push(
-                serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt { what: "lookup" })?,
-            );
-        }
-        Ok(out)
+        self.log.read(from, Micros::MAX, limit)
     }
 }

@@ -135,12 +135,7 @@ impl PkiDir {
 
     /// Issues a client certificate for `role` and `name`, signed by the CA.
     pub fn issue(&self, role: Role, name: &str) -> Result<Issued, PkiError> {
-        if name.is_empty()
-            || name.len() > 64
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-        {
+        if !crate::identity::is_valid_name(name) {
             return Err(PkiError::BadName);
         }
         if !self.has_ca() {

@@ -106,15 +106,11 @@ impl Readers {
 
     /// Registers a reader or replaces its doors.
     pub fn register(&self, name: &str, doors: &[u32]) -> Result<Reader, ReaderError> {
-        if name.is_empty()
-            || name.len() > 64
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-        {
-            return Err(ReaderError::Invalid(
-                "reader name must be 1-64 characters of a-z, A-Z, 0-9, '.', '_' or '-' (the certificate's common name)".into(),
-            ));
+        if !crate::identity::is_valid_name(name) {
+            return Err(ReaderError::Invalid(format!(
+                "a reader name (the certificate's common name) is {}",
+                crate::identity::NAME_RULE
+            )));
         }
         if doors.is_empty() || doors.len() > MAX_DOORS_PER_READER {
             return Err(ReaderError::Invalid(format!(

@@ -94,8 +94,8 @@ pub fn journal_key_time(key: &[u8]) -> Option<u64> {
 }
 
 /// A compaction filter that drops every key whose time stamp (8 bytes at
-/// `offset`) has reached the retention window, and every key that is not
-/// `len` bytes long (the sentinels the scheduled erasure writes).
+/// `offset`) has reached the retention window; a key that is not `len`
+/// bytes long is not a journal key and is dropped too.
 fn retention_filter(
     clock: SharedClock,
     retention_micros: u64,
