@@ -445,16 +445,24 @@ async fn access_levels_doors_schedules_and_holidays() {
     );
     // Only 1/10080 of the week is open; the test clock is not in it unless
     // it is Monday 00:00 in New York, which the clock is moved away from.
-    h.clock.set(1_795_852_800_000_000); // 2026-11-28 05:00 UTC, a Saturday
+    // The next Saturday 05:00 UTC at least a day ahead (Saturday in New
+    // York too), so the card (valid from now) is already valid.
+    let day = portcullis::clock::Clock::now_micros(&h.clock) / 86_400_000_000 + 1;
+    let saturday = day + (5 + 7 - (day + 3) % 7) % 7; // 1970-01-01 was a Thursday
+    h.clock.set(saturday * 86_400_000_000 + 5 * 3_600_000_000);
+    let saturday_date = jiff::civil::date(1970, 1, 1)
+        .checked_add(jiff::Span::new().days(saturday as i64))
+        .unwrap()
+        .to_string();
     assert_eq!(
         reason(r.verify(2, 2, &n).await.unwrap()),
         Reason::OutsideSchedule
     );
     set(json!(["lab-always-but-holidays"])).await;
     assert_eq!(reason(r.verify(3, 2, &n).await.unwrap()), Reason::Granted);
-    // Declare today (New York time: 2026-11-28) a holiday: closed.
+    // Declare that Saturday (New York time) a holiday: closed.
     let mut defs = call(&a, "GET", "/v1/access", None).await.1;
-    defs["holidays"] = json!(["2026-11-28"]);
+    defs["holidays"] = json!([saturday_date]);
     assert_eq!(call(&a, "PUT", "/v1/access", Some(defs)).await.0, 200);
     assert_eq!(
         reason(r.verify(4, 2, &n).await.unwrap()),
