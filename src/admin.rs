@@ -63,7 +63,7 @@ impl From<CardError> for ApiError {
     fn from(e: CardError) -> Self {
         let status = match &e {
             CardError::NotFound(_) => StatusCode::NOT_FOUND,
-            CardError::WrongStatus { .. } => StatusCode::CONFLICT,
+            CardError::WrongStatus { .. } | CardError::Refused(_) => StatusCode::CONFLICT,
             CardError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             CardError::Store(_) => {
                 tracing::error!(error = %e, "card store failure");

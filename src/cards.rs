@@ -117,6 +117,10 @@ pub enum CardError {
     /// Bad request values.
     #[error("{0}")]
     Invalid(String),
+    /// The change is refused by policy in the card's or holder's present
+    /// state (nothing changed).
+    #[error("{0}")]
+    Refused(String),
     /// Storage failed; nothing changed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -298,6 +302,25 @@ impl CardBook {
                 "holder {} already has card {} in use; issue a replacement instead",
                 req.holder, older[0].id
             )));
+        }
+        // A replacement stands in for a working card: it must never lift a
+        // suspension or a revocation, nor serve as a first card.
+        if replace {
+            if let Some(s) = older
+                .iter()
+                .find(|c| c.entry.status == CardStatus::Suspended)
+            {
+                return Err(CardError::Refused(format!(
+                    "card {} of holder {} is suspended; a replacement would lift the suspension (the security office resumes or revokes it first)",
+                    s.id, req.holder
+                )));
+            }
+            if older.is_empty() {
+                return Err(CardError::Refused(format!(
+                    "holder {} has no card in use to replace (none issued, or revoked); the security office issues a first card",
+                    req.holder
+                )));
+            }
         }
         // 128 random bits do not collide in practice; if they ever did, the
         // new card must not shadow an existing one.

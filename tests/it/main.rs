@@ -10,3 +10,4 @@ mod persistence;
 mod protocol;
 mod reader;
 mod retention;
+mod trust;
