@@ -19,11 +19,9 @@ use crate::core::Core;
 use crate::journal::{Journal, JournalOptions};
 use crate::levels::AccessControl;
 use crate::readers::Readers;
-use crate::secret::{self, SecretError};
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::tls::{self, TlsError};
-use crate::vault::Vault;
 
 /// The appliance could not start.
 #[derive(Debug, thiserror::Error)]
@@ -34,9 +32,10 @@ pub enum StartError {
     /// TLS material missing or unusable.
     #[error(transparent)]
     Tls(#[from] TlsError),
-    /// A key file problem.
+    /// The keys do not fit the data directory (missing, or not the keys the
+    /// data was written with).
     #[error(transparent)]
-    Secret(#[from] SecretError),
+    Keys(#[from] crate::keys::KeyBindError),
     /// The database could not be opened or loaded.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -52,9 +51,6 @@ pub enum StartError {
         source: std::io::Error,
     },
 }
-
-/// File name of the access-number transform key inside `keys_dir`.
-pub const TRANSFORM_KEY_FILE: &str = "transform.key";
 
 /// A running appliance.
 pub struct Appliance {
@@ -99,7 +95,6 @@ impl Appliance {
             &config.tls.server_cert,
             &config.tls.server_key,
         )?;
-        let key = secret::load_or_create_key(&config.keys_dir.join(TRANSFORM_KEY_FILE))?;
         let metrics = Arc::new(Metrics::new());
 
         // Loading millions of cards is blocking work: not on the reactor.
@@ -110,16 +105,16 @@ impl Appliance {
             tokio::task::spawn_blocking(move || -> Result<Core, StartError> {
                 let retention = config.retention().as_micros() as u64;
                 let store = Store::open(&config.data_dir, clock.clone(), retention)?;
-                let cards = CardBook::load(store.clone(), Transform::new(&key), clock.clone())?;
+                let keys = crate::keys::bind(&config.keys_dir, &store)?;
+                let cards =
+                    CardBook::load(store.clone(), Transform::new(&keys.transform), clock.clone())?;
                 let readers = Readers::load(store.clone())?;
                 let access = Arc::new(
                     AccessControl::new(&config.access.timezone)
                         .map_err(|e| StartError::Access(e.to_string()))?,
                 );
                 crate::cardholders::load_definitions(&store, &access)?;
-                let vault = Vault::open(&config.keys_dir)
-                    .map_err(|e| StartError::Access(format!("record keys: {e}")))?;
-                let holders = HolderBook::load(store.clone(), vault, access.clone())?;
+                let holders = HolderBook::load(store.clone(), keys.vault, access.clone())?;
                 let audit = AuditLog::open(store.clone(), clock.clone())?;
                 let lookups = crate::lookups::LookupLog::open(store.clone(), clock.clone())?;
                 let journal = Journal::start(

@@ -92,7 +92,9 @@ pub struct HolderBook {
     store: Store,
     vault: Vault,
     access: Arc<AccessControl>,
-    next_id: Mutex<u64>,
+    /// Serialises every write of holders and photos (and key rotation,
+    /// which rewrites them all); holds the next holder id.
+    writes: Mutex<u64>,
 }
 
 fn sync() -> WriteOptions {
@@ -128,7 +130,7 @@ impl HolderBook {
             store,
             vault,
             access,
-            next_id: Mutex::new(next),
+            writes: Mutex::new(next),
         })
     }
 
@@ -162,7 +164,7 @@ impl HolderBook {
 
     /// Creates a holder; returns its id.
     pub fn create(&self, p: &Personal) -> Result<u64, HolderError> {
-        let mut next = self.next_id.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         let id = *next;
         if id > u64::from(u32::MAX) {
             return Err(HolderError::Invalid("cardholder ids are exhausted".into()));
@@ -197,7 +199,7 @@ impl HolderBook {
     /// Applies a validated change of personal fields; returns the names of
     /// the fields that changed (for the audit trail).
     pub fn update(&self, id: u64, body: &serde_json::Value) -> Result<Vec<String>, HolderError> {
-        let _g = self.next_id.lock().unwrap_or_else(|e| e.into_inner());
+        let _g = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         let (mut h, old) = self.get(id)?;
         let new = old
             .patched(body)
@@ -221,7 +223,7 @@ impl HolderBook {
         self.access
             .check_levels(&levels)
             .map_err(|e| HolderError::Invalid(e.to_string()))?;
-        let _g = self.next_id.lock().unwrap_or_else(|e| e.into_inner());
+        let _g = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         let (mut h, p) = self.get(id)?;
         h.levels = levels;
         self.write(id, &h, &p)
@@ -230,6 +232,10 @@ impl HolderBook {
     /// Stores a photo (checked by content).
     pub fn put_photo(&self, id: u64, bytes: &[u8]) -> Result<PhotoKind, HolderError> {
         let kind = check_photo(bytes).map_err(|e| HolderError::Invalid(e.into()))?;
+        // Sealed under the current key and written while no rotation runs:
+        // a rotation between the two would re-encrypt the old photo over
+        // this one, or retire the key this one is sealed with.
+        let _g = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         if !self.exists(id)? {
             return Err(HolderError::NotFound(id));
         }
@@ -279,7 +285,7 @@ impl HolderBook {
 
     /// Records or clears the person's request to withhold their photo.
     pub fn set_withheld(&self, id: u64, withheld: bool) -> Result<(), HolderError> {
-        let _g = self.next_id.lock().unwrap_or_else(|e| e.into_inner());
+        let _g = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         let (mut h, p) = self.get(id)?;
         h.photo_withheld = withheld;
         self.write(id, &h, &p)
@@ -289,7 +295,7 @@ impl HolderBook {
     /// new key in one atomic write, then deletes the old keys. Returns
     /// (new key id, records re-encrypted).
     pub fn rotate_key(&self) -> Result<(u32, usize), HolderError> {
-        let _g = self.next_id.lock().unwrap_or_else(|e| e.into_inner());
+        let _g = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         // Read everything with the old keys first.
         let mut holders = Vec::new();
         for item in self
@@ -327,7 +333,19 @@ impl HolderBook {
             ));
         }
         let new_id = self.vault.rotate()?;
+        let checks = self.vault.check_values();
+        let new_check = checks
+            .iter()
+            .find(|(id, _)| *id == new_id)
+            .map(|(_, c)| *c)
+            .ok_or(VaultError::MissingKey(new_id))?;
+        let retired: Vec<u32> = checks
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| *id != new_id)
+            .collect();
         let mut batch = WriteBatch::default();
+        crate::keys::record_rotation(&self.store, &mut batch, (new_id, new_check), &retired);
         for (id, h, plain) in &holders {
             batch.put_cf(
                 self.store.cf(cf::HOLDERS),

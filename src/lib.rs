@@ -29,6 +29,7 @@ pub mod hugepages;
 pub mod identity;
 pub mod investigations;
 pub mod journal;
+pub mod keys;
 pub mod levels;
 pub mod loadgen;
 pub mod lookups;

@@ -24,6 +24,20 @@ pub enum SecretError {
     Permissions(PathBuf),
 }
 
+/// A key's check value: the first 8 bytes of AES-256 under the key of an
+/// all-zero block. Stored beside the data a key protects, so a data
+/// directory is never opened with a different (or newly generated) key; it
+/// reveals nothing about the key.
+pub fn check_value(key: &[u8; 32]) -> [u8; 8] {
+    use aes::cipher::{BlockEncrypt, KeyInit};
+    let cipher = aes::Aes256::new(key.into());
+    let mut block = aes::Block::default();
+    cipher.encrypt_block(&mut block);
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&block[..8]);
+    out
+}
+
 /// Creates `dir` with mode 0700 if missing.
 pub fn ensure_private_dir(dir: &Path) -> Result<(), SecretError> {
     let err = |source| SecretError::Io {

@@ -13,6 +13,7 @@
 //! | `journal_index` | kind (1 = card) ‖ hour (u32) ‖ card id ‖ time ‖ sequence | (empty) |
 //! | `lookups` | time µs ‖ sequence | [`crate::lookups::Lookup`] (JSON) |
 //! | `investigations` | see [`crate::investigations`] | |
+//! | `meta` | `key-check/...` | check values of the keys the data was written with |
 //!
 //! The journal and its index carry a compaction filter that drops every
 //! record older than the retention window, so any compaction erases expired
@@ -51,8 +52,11 @@ pub mod cf {
     /// Investigation state: chief's key, used request hashes, per-subject
     /// daily counts, the notification outbox.
     pub const INVESTIGATIONS: &str = "investigations";
+    /// Facts about the data directory itself: check values of the keys its
+    /// records were written with.
+    pub const META: &str = "meta";
     /// Every family, in open order.
-    pub const ALL: [&str; 11] = [
+    pub const ALL: [&str; 12] = [
         CARDS,
         READERS,
         JOURNAL,
@@ -64,6 +68,7 @@ pub mod cf {
         JOURNAL_INDEX,
         LOOKUPS,
         INVESTIGATIONS,
+        META,
     ];
     /// The families that hold access-log data and are erased after the
     /// retention window.
@@ -85,6 +90,14 @@ pub enum StoreError {
     /// The data directory could not be created.
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Write options for changes that must survive a power cut once
+/// acknowledged: the WAL is synced before the write returns.
+pub fn sync_write() -> rocksdb::WriteOptions {
+    let mut w = rocksdb::WriteOptions::default();
+    w.set_sync(true);
+    w
 }
 
 /// Time stamp (µs) at the start of a journal key, if the key is one.
@@ -197,7 +210,8 @@ impl Store {
             ColumnFamilyDescriptor::new(cf::HOLDER_CARDS, plain.clone()),
             ColumnFamilyDescriptor::new(cf::JOURNAL_INDEX, index),
             ColumnFamilyDescriptor::new(cf::LOOKUPS, plain.clone()),
-            ColumnFamilyDescriptor::new(cf::INVESTIGATIONS, plain),
+            ColumnFamilyDescriptor::new(cf::INVESTIGATIONS, plain.clone()),
+            ColumnFamilyDescriptor::new(cf::META, plain),
         ];
         let db = DB::open_cf_descriptors(&db_opts, dir, cfs)?;
         Ok(Self { db: Arc::new(db) })
@@ -222,6 +236,23 @@ impl Store {
         self.db
             .cf_handle(name)
             .expect("column family created at open")
+    }
+
+    /// Whether the directory holds records that keys protect: cards (whose
+    /// digests need the transform key), cardholders or photos (sealed with
+    /// record keys), or a key check value.
+    pub fn holds_records(&self) -> Result<bool, StoreError> {
+        for name in [cf::CARDS, cf::HOLDERS, cf::PHOTOS, cf::META] {
+            if let Some(item) = self
+                .db
+                .iterator_cf(self.cf(name), rocksdb::IteratorMode::Start)
+                .next()
+            {
+                item?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Flushes every memtable to SST files (used before forced compaction and

@@ -31,6 +31,9 @@ pub enum VaultError {
     /// The sealed bytes are too short or of an unknown version.
     #[error("sealed record is malformed")]
     Malformed,
+    /// There is no record key in the directory.
+    #[error("no record key in {0} (records.current is missing)")]
+    NoKeys(PathBuf),
     /// The key directory could not be updated.
     #[error("key directory: {0}")]
     Io(#[from] std::io::Error),
@@ -44,7 +47,7 @@ const HEADER: usize = 1 + 4 + NONCE_LEN;
 /// The record keys.
 pub struct Vault {
     dir: PathBuf,
-    keys: RwLock<(u32, HashMap<u32, Aes256Gcm>)>,
+    keys: RwLock<(u32, HashMap<u32, Aes256Gcm>, HashMap<u32, [u8; 8]>)>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -60,19 +63,23 @@ fn key_path(dir: &Path, id: u32) -> PathBuf {
 }
 
 impl Vault {
-    /// Opens the key directory, creating key 1 if there is none.
-    pub fn open(dir: &Path) -> Result<Self, VaultError> {
+    /// Opens the key directory. With `create`, key 1 is made when there is
+    /// no key yet (a fresh appliance); without it, a missing key set is
+    /// [`VaultError::NoKeys`].
+    pub fn open(dir: &Path, create: bool) -> Result<Self, VaultError> {
         secret::ensure_private_dir(dir)?;
         let current_file = dir.join("records.current");
         let current: u32 = match std::fs::read_to_string(&current_file) {
             Ok(s) => s.trim().parse().map_err(|_| VaultError::Malformed)?,
-            Err(_) => {
+            Err(_) if create => {
                 secret::load_or_create_key(&key_path(dir, 1))?;
                 std::fs::write(&current_file, "1\n")?;
                 1
             }
+            Err(_) => return Err(VaultError::NoKeys(dir.to_owned())),
         };
         let mut keys = HashMap::new();
+        let mut checks = HashMap::new();
         for entry in std::fs::read_dir(dir)? {
             let name = entry?.file_name().to_string_lossy().into_owned();
             if let Some(id) = name
@@ -81,6 +88,7 @@ impl Vault {
                 .and_then(|s| s.parse::<u32>().ok())
             {
                 let k = secret::load_key(&key_path(dir, id))?;
+                checks.insert(id, secret::check_value(&k));
                 keys.insert(id, Aes256Gcm::new(&k.into()));
             }
         }
@@ -89,8 +97,16 @@ impl Vault {
         }
         Ok(Self {
             dir: dir.to_owned(),
-            keys: RwLock::new((current, keys)),
+            keys: RwLock::new((current, keys, checks)),
         })
+    }
+
+    /// Check values of every key held, by id (see [`secret::check_value`]).
+    pub fn check_values(&self) -> Vec<(u32, [u8; 8])> {
+        let guard = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<(u32, [u8; 8])> = guard.2.iter().map(|(id, c)| (*id, *c)).collect();
+        v.sort_unstable();
+        v
     }
 
     /// The id of the key new writes use.
@@ -148,6 +164,7 @@ impl Vault {
         let mut guard = self.keys.write().unwrap_or_else(|p| p.into_inner());
         let next = guard.1.keys().max().copied().unwrap_or(0) + 1;
         let k = secret::load_or_create_key(&key_path(&self.dir, next))?;
+        guard.2.insert(next, secret::check_value(&k));
         guard.1.insert(next, Aes256Gcm::new(&k.into()));
         let tmp = self.dir.join("records.current.tmp");
         std::fs::write(&tmp, format!("{next}\n"))?;
@@ -163,6 +180,7 @@ impl Vault {
         let old: Vec<u32> = guard.1.keys().copied().filter(|k| *k != current).collect();
         for id in &old {
             guard.1.remove(id);
+            guard.2.remove(id);
             let _ = std::fs::remove_file(key_path(&self.dir, *id));
         }
         Ok(old)
@@ -176,7 +194,7 @@ mod tests {
     #[test]
     fn seal_open_and_tamper() {
         let dir = tempfile::tempdir().unwrap();
-        let v = Vault::open(dir.path()).unwrap();
+        let v = Vault::open(dir.path(), true).unwrap();
         let s = v.seal(b"holder:1", b"fixture-record");
         assert_eq!(v.open_sealed(b"holder:1", &s).unwrap(), b"fixture-record");
         // Moved to another record: refused.
@@ -206,7 +224,7 @@ mod tests {
             Err(VaultError::MissingKey(_))
         ));
         // Reopening finds the current key.
-        let again = Vault::open(dir.path()).unwrap();
+        let again = Vault::open(dir.path(), true).unwrap();
         assert_eq!(again.current_id(), new_id);
         assert_eq!(
             again.open_sealed(b"holder:1", &s2).unwrap(),

@@ -92,11 +92,22 @@ impl Harness {
     }
 
     async fn boot(&mut self) {
+        self.try_boot().await.expect("appliance starts");
+    }
+
+    /// Starts the appliance on the harness's data; the error if it refuses.
+    pub async fn try_boot(&mut self) -> Result<(), portcullis::appliance::StartError> {
         let clock: SharedClock = Arc::new(self.clock.clone());
-        let app = Appliance::start(self.config.clone(), clock)
-            .await
-            .expect("appliance starts");
+        let app = Appliance::start(self.config.clone(), clock).await?;
         self.app = Some(app);
+        Ok(())
+    }
+
+    /// Stops the appliance (draining) and leaves it stopped.
+    pub async fn stop(&mut self) {
+        if let Some(app) = self.app.take() {
+            app.shutdown(Duration::from_secs(5)).await;
+        }
     }
 
     pub fn app(&self) -> &Appliance {
@@ -251,4 +262,14 @@ pub fn fixture_person(n: u64) -> serde_json::Value {
         "department": "Physics",
         "affiliation": "student"
     })
+}
+
+/// A small valid JPEG (by the appliance's content check) whose payload
+/// carries `tag`, so tests can tell uploads apart.
+pub fn jpeg(tag: u64) -> Vec<u8> {
+    let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    v.extend_from_slice(&tag.to_be_bytes());
+    v.extend_from_slice(&[0x11; 64]);
+    v.extend_from_slice(&[0xFF, 0xD9]);
+    v
 }

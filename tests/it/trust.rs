@@ -6,7 +6,7 @@ use portcullis::identity::Role;
 use portcullis::protocol::Frame;
 use serde_json::json;
 
-use crate::common::{Harness, READER};
+use crate::common::{jpeg, Harness, READER};
 
 fn reason(f: Frame) -> Reason {
     match f {
@@ -76,4 +76,142 @@ async fn replacement_never_lifts_a_suspension_or_revocation() {
         .await
         .unwrap();
     assert_eq!(s, 201, "{v}");
+}
+
+/// Defect 3: a data directory with records is never opened with missing
+/// or different keys; a fresh one gets keys.
+#[tokio::test]
+async fn missing_or_wrong_keys_refuse_to_start() {
+    let mut h = Harness::start().await;
+    let holder = h.holder(1).await;
+    h.issue_to(holder).await;
+    h.stop().await;
+    let keys = h.config.keys_dir.clone();
+    let backup = h.dir.path().join("keys-backup");
+    copy_dir(&keys, &backup);
+
+    // The transform key deleted.
+    std::fs::remove_file(keys.join("transform.key")).unwrap();
+    let e = h.try_boot().await.unwrap_err().to_string();
+    assert!(e.contains("transform key") && e.contains("missing"), "{e}");
+    assert!(!keys.join("transform.key").exists(), "a new key was generated");
+
+    // The whole key directory deleted.
+    std::fs::remove_dir_all(&keys).unwrap();
+    let e = h.try_boot().await.unwrap_err().to_string();
+    assert!(e.contains("missing"), "{e}");
+
+    // Another appliance's keys.
+    let other = tempfile::tempdir().unwrap();
+    let store_dir = other.path().join("data");
+    {
+        let clock: portcullis::clock::SharedClock =
+            std::sync::Arc::new(portcullis::clock::SystemClock);
+        let store = portcullis::store::Store::open(&store_dir, clock, 1).unwrap();
+        portcullis::keys::bind(&other.path().join("keys"), &store).unwrap();
+    }
+    copy_dir(&other.path().join("keys"), &keys);
+    let e = h.try_boot().await.unwrap_err().to_string();
+    assert!(e.contains("not the key"), "{e}");
+
+    // A record key missing while its transform key is right.
+    std::fs::remove_dir_all(&keys).unwrap();
+    copy_dir(&backup, &keys);
+    std::fs::remove_file(keys.join("records-1.key")).unwrap();
+    let e = h.try_boot().await.unwrap_err().to_string();
+    assert!(e.contains("record key 1"), "{e}");
+
+    // The right keys: starts, and the card still works.
+    std::fs::remove_dir_all(&keys).unwrap();
+    copy_dir(&backup, &keys);
+    h.try_boot().await.unwrap();
+    let cards = h.app().core().cards.of_holder(holder).unwrap();
+    assert_eq!(cards.len(), 1);
+    let (s, v) = h
+        .admin()
+        .request("GET", &format!("/v1/holders/{holder}"), None)
+        .await
+        .unwrap();
+    assert_eq!(s, 200, "{v}");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        std::fs::copy(e.path(), &dst).unwrap();
+        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+/// Defect 5: key rotation concurrent with photo uploads loses no
+/// acknowledged upload and leaves nothing sealed under a retired key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn key_rotation_concurrent_with_photo_uploads() {
+    let mut h = Harness::start().await;
+    let mut holders = Vec::new();
+    for n in 0..10 {
+        holders.push(h.holder(n).await);
+    }
+    let uploads = holders.iter().map(|&hid| {
+        let a = h.admin();
+        tokio::spawn(async move {
+            let mut last_ok = None;
+            for i in 0..16u64 {
+                let tag = hid * 1000 + i;
+                let (s, v) = a
+                    .request_raw("PUT", &format!("/v1/holders/{hid}/photo"), big_jpeg(tag))
+                    .await
+                    .unwrap();
+                assert_eq!(s, 200, "{v}");
+                last_ok = Some(tag);
+            }
+            (hid, last_ok.unwrap())
+        })
+    });
+    let uploads: Vec<_> = uploads.collect();
+    let a = h.admin();
+    let rotations = tokio::spawn(async move {
+        for _ in 0..15 {
+            let (s, v) = a.request("POST", "/v1/keys/rotate", None).await.unwrap();
+            assert_eq!(s, 200, "{v}");
+        }
+    });
+    let mut last = Vec::new();
+    for u in uploads {
+        last.push(u.await.unwrap());
+    }
+    rotations.await.unwrap();
+    let check = |h: &Harness, last: Vec<(u64, u64)>| {
+        let a = h.admin();
+        async move {
+            for (hid, tag) in last {
+                let (s, bytes) = a
+                    .request_bytes("GET", &format!("/v1/holders/{hid}/photo"), vec![])
+                    .await
+                    .unwrap();
+                assert_eq!(s, 200, "{}", String::from_utf8_lossy(&bytes));
+                assert!(bytes == big_jpeg(tag), "holder {hid}: an acknowledged upload was lost");
+            }
+        }
+    };
+    check(&h, last.clone()).await;
+    // A further rotation still works, and so does a restart.
+    let (s, v) = h.admin().request("POST", "/v1/keys/rotate", None).await.unwrap();
+    assert_eq!(s, 200, "{v}");
+    h.restart().await;
+    check(&h, last).await;
+}
+
+/// A 128 KiB photo: large enough that re-encrypting a few of them takes
+/// long enough for uploads to land inside a rotation.
+fn big_jpeg(tag: u64) -> Vec<u8> {
+    let mut v = jpeg(tag);
+    let tail = v.split_off(v.len() - 2);
+    v.resize(128 * 1024, 0x22);
+    v.extend(tail);
+    v
 }
