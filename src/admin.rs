@@ -14,7 +14,7 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::admin_records::audit;
@@ -22,6 +22,7 @@ use crate::cards::{CardError, CardView, IssueRequest};
 use crate::config::ms;
 use crate::core::Core;
 use crate::identity::{self, Identity, Role};
+use crate::listener::{accept_loop, Pending};
 use crate::readers::ReaderError;
 use crate::tls::failure_reason;
 
@@ -418,81 +419,82 @@ async fn list_readers(
     Ok(Json(core.readers.list()).into_response())
 }
 
-/// Serves the admin API until `stop` turns true.
+/// Serves the admin API until `stop` turns true, within the bounds of the
+/// admin [`crate::listener::Gate`].
 pub async fn run(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     core: Arc<Core>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let app = router(core.clone());
-    let slots = Arc::new(Semaphore::new(core.config.admin.max_connections));
-    loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-            _ = crate::shutdown::stopped(&mut stop) => return,
-        };
-        let tcp = tokio::select! {
-            r = listener.accept() => match r {
-                Ok((tcp, _)) => tcp,
-                Err(e) => {
-                    tracing::warn!(error = %e, "admin accept failed");
-                    tokio::time::sleep(ms(50)).await;
-                    continue;
-                }
-            },
-            _ = crate::shutdown::stopped(&mut stop) => return,
-        };
-        let acceptor = acceptor.clone();
-        let core = core.clone();
+    let gate = core.gates.admin.clone();
+    let metrics = core.metrics.clone();
+    let conn_stop = stop.clone();
+    accept_loop(listener, gate, metrics, stop, move |a| {
+        connection(
+            a,
+            acceptor.clone(),
+            core.clone(),
+            app.clone(),
+            conn_stop.clone(),
+        )
+    })
+    .await
+}
+
+async fn connection(
+    p: Pending,
+    acceptor: TlsAcceptor,
+    core: Arc<Core>,
+    app: Router,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Pending { tcp, guard, .. } = p;
+    let hs = ms(core.config.admin.handshake_timeout_ms);
+    let tls = match tokio::time::timeout(hs, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            core.metrics
+                .tls_failure(true, failure_reason(&e))
+                .increment(1);
+            return;
+        }
+        Err(_) => {
+            core.metrics.tls_failure(true, "timeout").increment(1);
+            return;
+        }
+    };
+    let id = match identity::from_peer_certificates(tls.get_ref().1.peer_certificates()) {
+        Ok(id) => id,
+        Err(_) => {
+            core.metrics
+                .tls_failure(true, "bad_certificate")
+                .increment(1);
+            return;
+        }
+    };
+    drop(guard);
+    let Some(_slot) = core.gates.admin.enter() else {
+        return;
+    };
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(id.clone());
         let app = app.clone();
-        let mut conn_stop = stop.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let hs = ms(core.config.admin.handshake_timeout_ms);
-            let tls = match tokio::time::timeout(hs, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    core.metrics
-                        .tls_failure(true, failure_reason(&e))
-                        .increment(1);
-                    return;
-                }
-                Err(_) => {
-                    core.metrics.tls_failure(true, "timeout").increment(1);
-                    return;
-                }
-            };
-            let id = match identity::from_peer_certificates(tls.get_ref().1.peer_certificates()) {
-                Ok(id) => id,
-                Err(_) => {
-                    core.metrics
-                        .tls_failure(true, "bad_certificate")
-                        .increment(1);
-                    return;
-                }
-            };
-            let svc = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(id.clone());
-                    let app = app.clone();
-                    async move {
-                        use tower::ServiceExt;
-                        app.oneshot(req).await
-                    }
-                },
-            );
-            let io = hyper_util::rt::TokioIo::new(tls);
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(ms(30_000))
-                .serve_connection(io, svc);
-            // An idle keep-alive connection must not hold the appliance open
-            // at shutdown.
-            tokio::select! {
-                _ = tokio::time::timeout(ms(300_000), conn) => {}
-                _ = crate::shutdown::stopped(&mut conn_stop) => {}
-            }
-        });
+        async move {
+            use tower::ServiceExt;
+            app.oneshot(req).await
+        }
+    });
+    let io = hyper_util::rt::TokioIo::new(tls);
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(ms(30_000))
+        .serve_connection(io, svc);
+    // An idle keep-alive connection must not hold the appliance open at
+    // shutdown, nor a slot for ever.
+    tokio::select! {
+        _ = tokio::time::timeout(ms(300_000), conn) => {}
+        _ = crate::shutdown::stopped(&mut stop) => {}
     }
 }

@@ -24,7 +24,9 @@ use crate::admin_records::audit;
 use crate::clock::{rfc3339, Micros};
 use crate::core::Core;
 use crate::identity::{Identity, Role};
-use crate::investigations::{self, RequestError, RequestPurpose, SignedRequest, Subject};
+use crate::investigations::{
+    self, Admission, RequestError, RequestPurpose, SignedRequest, Subject,
+};
 use crate::journal::{Entry, IndexKind};
 use crate::lookups::Purpose;
 
@@ -101,7 +103,7 @@ pub struct ResolutionQuery {
     to: String,
     /// The troubleshooting ticket this look-up serves.
     ticket: String,
-    /// Continue after this `time_us:seq` (from the previous page's `next`).
+    /// Continue this look-up: the previous page's `next` cursor.
     #[serde(default)]
     after: Option<String>,
     /// Page size (default and maximum 1000).
@@ -158,38 +160,36 @@ pub async fn resolution(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
-    // One card is about one person: those look-ups count against the
-    // per-subject daily limit (first page only).
-    if q.by == IndexKind::Card && q.after.is_none() {
-        let ok = core
-            .investigations
-            .count_lookup(
-                &format!("card:{}", q.id),
-                now,
-                core.config.investigations.max_lookups_per_subject_per_day,
-            )
-            .map_err(internal)?;
-        if !ok {
-            return refuse(
-                RequestError::Limit.to_string(),
-                StatusCode::TOO_MANY_REQUESTS,
-            );
+    // A look-up is counted against its subject's daily limit when its
+    // first page is read; later pages continue it only with the cursor
+    // handed out, which is bound to the caller and every parameter.
+    let cursor_scope = format!(
+        "{}|{}|{kind_name}|{}|{from}|{to}|{}",
+        id.name, id.role, q.id, q.ticket
+    );
+    let (issued, after) = match &q.after {
+        Some(a) => match core.pager.verify(&cursor_scope, a, now) {
+            Ok(p) => (p.issued, Some(p.after)),
+            Err(e) => return refuse(e.to_string(), StatusCode::BAD_REQUEST),
+        },
+        None => {
+            let admission = core
+                .investigations
+                .admit(
+                    None,
+                    &format!("{kind_name}:{}", q.id),
+                    now,
+                    core.config.investigations.max_lookups_per_subject_per_day,
+                )
+                .map_err(internal)?;
+            if admission != Admission::Admitted {
+                return refuse(
+                    RequestError::Limit.to_string(),
+                    StatusCode::TOO_MANY_REQUESTS,
+                );
+            }
+            (now, None)
         }
-    }
-    let after = match &q.after {
-        Some(a) => {
-            let (t, s) = a
-                .split_once(':')
-                .and_then(|(t, s)| Some((t.parse().ok()?, s.parse().ok()?)))
-                .ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "`after` is time_us:seq from a previous page",
-                    )
-                })?;
-            Some((t, s))
-        }
-        None => None,
     };
     let limit = q.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
     let c = core.clone();
@@ -212,11 +212,30 @@ pub async fn resolution(
         "ok",
     )?;
     let next = if more {
-        page.last().map(|e| format!("{}:{}", e.time, e.seq))
+        page.last()
+            .map(|e| core.pager.cursor(&cursor_scope, issued, (e.time, e.seq)))
     } else {
         None
     };
-    let records: Vec<Value> = page.iter().map(record_json).collect();
+    // Equipment look-ups name cards by a pseudonym local to this look-up.
+    let records: Vec<Value> = page
+        .iter()
+        .map(|e| {
+            let mut v = record_json(e);
+            if q.by != IndexKind::Card {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("card");
+                    if e.record.card != 0 {
+                        o.insert(
+                            "card_ref".into(),
+                            json!(core.pager.pseudonym(&cursor_scope, issued, e.record.card)),
+                        );
+                    }
+                }
+            }
+            v
+        })
+        .collect();
     Ok(Json(json!({ "records": records, "next": next })).into_response())
 }
 
@@ -319,26 +338,20 @@ fn check_request(
             RequestError::WrongPurpose(name),
         ));
     }
-    if !core
+    let admission = core
         .investigations
-        .mark_used(&v.id, now)
-        .map_err(internal)?
-    {
-        return Err(refuse(&v.doc.case_number, scope, RequestError::Replayed));
-    }
-    let subject = v.doc.subject.label();
-    if !core
-        .investigations
-        .count_lookup(
-            &subject,
+        .admit(
+            Some(&v.id),
+            &v.doc.subject.label(),
             now,
             core.config.investigations.max_lookups_per_subject_per_day,
         )
-        .map_err(internal)?
-    {
-        return Err(refuse(&v.doc.case_number, scope, RequestError::Limit));
+        .map_err(internal)?;
+    match admission {
+        Admission::Admitted => Ok(v),
+        Admission::Replayed => Err(refuse(&v.doc.case_number, scope, RequestError::Replayed)),
+        Admission::Limit => Err(refuse(&v.doc.case_number, scope, RequestError::Limit)),
     }
-    Ok(v)
 }
 
 /// `POST /v1/investigations`: journal records under a signed request.

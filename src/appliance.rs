@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -59,7 +59,6 @@ pub struct Appliance {
     admin_addr: SocketAddr,
     metrics_addr: SocketAddr,
     stop: watch::Sender<bool>,
-    reader_slots: Arc<Semaphore>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -90,6 +89,17 @@ impl Appliance {
     /// Opens storage, loads every credential, and starts the listeners.
     pub async fn start(config: Config, clock: SharedClock) -> Result<Self, StartError> {
         config.validate()?;
+        for w in config.warnings() {
+            tracing::warn!("configuration: {w}");
+        }
+        let fds = crate::fdlimit::raise_to(config.descriptor_budget());
+        if fds < config.descriptor_budget() {
+            tracing::warn!(
+                limit = fds,
+                needed = config.descriptor_budget(),
+                "open-file limit below the configured connection bounds; accept() will fail before max_connections is reached"
+            );
+        }
         let server_tls = tls::server_config(
             &config.tls.ca_cert,
             &config.tls.server_cert,
@@ -106,8 +116,11 @@ impl Appliance {
                 let retention = config.retention().as_micros() as u64;
                 let store = Store::open(&config.data_dir, clock.clone(), retention)?;
                 let keys = crate::keys::bind(&config.keys_dir, &store)?;
-                let cards =
-                    CardBook::load(store.clone(), Transform::new(&keys.transform), clock.clone())?;
+                let cards = CardBook::load(
+                    store.clone(),
+                    Transform::new(&keys.transform),
+                    clock.clone(),
+                )?;
                 let readers = Readers::load(store.clone())?;
                 let access = Arc::new(
                     AccessControl::new(&config.access.timezone)
@@ -150,7 +163,6 @@ impl Appliance {
         let metrics_addr = addr(&metrics_l, config.metrics.listen);
 
         let (stop, stop_rx) = watch::channel(false);
-        let reader_slots = Arc::new(Semaphore::new(config.reader.max_connections));
         let acceptor = TlsAcceptor::from(server_tls);
         let mut tasks = vec![
             tokio::spawn(crate::reader_server::run(
@@ -158,7 +170,6 @@ impl Appliance {
                 acceptor.clone(),
                 core.clone(),
                 stop_rx.clone(),
-                reader_slots.clone(),
             )),
             tokio::spawn(crate::admin::run(
                 admin_l,
@@ -211,7 +222,6 @@ impl Appliance {
             admin_addr,
             metrics_addr,
             stop,
-            reader_slots,
             tasks,
         })
     }
@@ -240,10 +250,7 @@ impl Appliance {
     pub async fn shutdown(self, deadline: Duration) -> ShutdownReport {
         self.core.set_draining();
         let _ = self.stop.send(true);
-        let max = self.core.config.reader.max_connections as u32;
-        let drained = tokio::time::timeout(deadline, self.reader_slots.acquire_many(max))
-            .await
-            .is_ok();
+        let drained = self.core.gates.reader.drained(deadline).await;
         for t in &self.tasks {
             t.abort();
         }

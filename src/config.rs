@@ -136,9 +136,16 @@ pub struct TlsConfig {
 pub struct ReaderConfig {
     /// Listen address.
     pub listen: SocketAddr,
-    /// Maximum simultaneous reader connections; further ones wait in the
-    /// kernel backlog until a slot frees.
+    /// Maximum simultaneous reader connections; further ones are reset at
+    /// once (so a reader tries another appliance) and counted.
     pub max_connections: usize,
+    /// Connections that may be in their TLS handshake (not yet
+    /// authenticated) at once; more wait in the kernel backlog.
+    pub max_handshakes: usize,
+    /// Of those, at most this many from one address (0 = no cap: door
+    /// controllers behind one address, or a power-cut reconnect storm
+    /// through a NAT, must not be refused). Beyond it: reset.
+    pub max_handshakes_per_ip: usize,
     /// Maximum frame length (type byte plus body) accepted from a reader.
     pub max_frame: usize,
     /// Maximum unanswered requests one connection may have outstanding.
@@ -159,6 +166,13 @@ pub struct AdminConfig {
     pub listen: SocketAddr,
     /// Maximum simultaneous admin connections.
     pub max_connections: usize,
+    /// Connections that may be in their TLS handshake at once; more wait in
+    /// the kernel backlog.
+    pub max_handshakes: usize,
+    /// Of those, at most this many from one address (0 = no cap); beyond
+    /// it a connection is reset, so one host's flood of unfinished
+    /// handshakes leaves room for everybody else.
+    pub max_handshakes_per_ip: usize,
     /// Maximum request body in bytes.
     pub max_body: usize,
     /// TLS handshake timeout.
@@ -171,6 +185,12 @@ pub struct AdminConfig {
 pub struct MetricsConfig {
     /// Listen address (plain HTTP: it serves no personal data).
     pub listen: SocketAddr,
+    /// Maximum simultaneous connections (scrapers, health checks).
+    pub max_connections: usize,
+    /// Time allowed for a request's headers to arrive.
+    pub header_timeout_ms: u64,
+    /// A connection is closed after this long, kept alive or not.
+    pub connection_timeout_ms: u64,
     /// How often histogram samples are folded into buckets, which keeps their
     /// memory flat under sustained load.
     pub upkeep_interval_ms: u64,
@@ -241,6 +261,8 @@ impl Default for ReaderConfig {
         Self {
             listen: "127.0.0.1:7443".parse().expect("literal address"),
             max_connections: 20_000,
+            max_handshakes: 1_024,
+            max_handshakes_per_ip: 0,
             max_frame: 512,
             max_in_flight: 256,
             handshake_timeout_ms: 10_000,
@@ -255,6 +277,8 @@ impl Default for AdminConfig {
         Self {
             listen: "127.0.0.1:7444".parse().expect("literal address"),
             max_connections: 64,
+            max_handshakes: 64,
+            max_handshakes_per_ip: 32,
             max_body: 1024 * 1024,
             handshake_timeout_ms: 10_000,
         }
@@ -265,6 +289,9 @@ impl Default for MetricsConfig {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:9477".parse().expect("literal address"),
+            max_connections: 32,
+            header_timeout_ms: 5_000,
+            connection_timeout_ms: 60_000,
             upkeep_interval_ms: 1_000,
         }
     }
@@ -362,7 +389,52 @@ impl Config {
                 "must be between 1 and 65535",
             ));
         }
+        for (field, max, handshakes) in [
+            ("reader", r.max_connections, r.max_handshakes),
+            (
+                "admin",
+                self.admin.max_connections,
+                self.admin.max_handshakes,
+            ),
+        ] {
+            if handshakes == 0 || handshakes > 100_000 {
+                return Err(invalid(
+                    if field == "reader" {
+                        "reader.max_handshakes"
+                    } else {
+                        "admin.max_handshakes"
+                    },
+                    format!("must be between 1 and 100000 ({field}.max_connections is {max})"),
+                ));
+            }
+        }
+        if self.metrics.max_connections == 0 || self.metrics.max_connections > 10_000 {
+            return Err(invalid(
+                "metrics.max_connections",
+                "must be between 1 and 10000",
+            ));
+        }
+        // Two listeners on one port of overlapping addresses cannot both bind.
+        let addrs = [
+            ("reader.listen", self.reader.listen),
+            ("admin.listen", self.admin.listen),
+            ("metrics.listen", self.metrics.listen),
+        ];
+        for (i, (fa, a)) in addrs.iter().enumerate() {
+            for (fb, b) in &addrs[i + 1..] {
+                let overlap =
+                    a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified();
+                if a.port() != 0 && a.port() == b.port() && overlap {
+                    return Err(invalid(fa, format!("uses the same port as {fb}")));
+                }
+            }
+        }
         for (field, v) in [
+            ("metrics.header_timeout_ms", self.metrics.header_timeout_ms),
+            (
+                "metrics.connection_timeout_ms",
+                self.metrics.connection_timeout_ms,
+            ),
             ("reader.handshake_timeout_ms", r.handshake_timeout_ms),
             ("reader.idle_timeout_ms", r.idle_timeout_ms),
             ("reader.write_timeout_ms", r.write_timeout_ms),
@@ -412,6 +484,44 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// File descriptors the appliance may need at its configured bounds:
+    /// every connection of every listener, RocksDB's open files, and a
+    /// margin for logs, key files and listeners.
+    pub fn descriptor_budget(&self) -> u64 {
+        (self.reader.max_connections
+            + self.reader.max_handshakes
+            + self.admin.max_connections
+            + self.admin.max_handshakes
+            + self.metrics.max_connections) as u64
+            + u64::from(crate::store::MAX_OPEN_FILES)
+            + 128
+    }
+
+    /// Problems that do not make the configuration invalid but that an
+    /// operator must hear about (printed by `--check-config` and logged at
+    /// start): missing TLS files, a file-descriptor limit below what the
+    /// bounds need.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        for (field, p) in [
+            ("tls.ca_cert", &self.tls.ca_cert),
+            ("tls.server_cert", &self.tls.server_cert),
+            ("tls.server_key", &self.tls.server_key),
+        ] {
+            if !p.is_file() {
+                w.push(format!("{field}: {} does not exist", p.display()));
+            }
+        }
+        let need = self.descriptor_budget();
+        let (_, hard) = crate::fdlimit::get();
+        if hard < need {
+            w.push(format!(
+                "the open-file limit ({hard}) is below what the configured connection bounds need ({need}): lower reader.max_connections or raise the limit (ulimit -n / LimitNOFILE)"
+            ));
+        }
+        w
     }
 
     /// Retention as a duration.

@@ -14,6 +14,7 @@ use crate::decision::Reason;
 use crate::investigations::Investigations;
 use crate::journal::Journal;
 use crate::levels::AccessControl;
+use crate::listener::{Gate, Listener};
 use crate::lookups::LookupLog;
 use crate::protocol::Credential;
 use crate::readers::Readers;
@@ -43,11 +44,54 @@ pub struct Core {
     pub lookups: LookupLog,
     /// Police request state and the notification outbox.
     pub investigations: Investigations,
+    /// Look-up cursors and pseudonyms.
+    pub pager: crate::cursor::Pager,
+    /// Connection bounds of every listener.
+    pub gates: Gates,
     /// The decision journal.
     pub journal: Journal,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     draining: AtomicBool,
+}
+
+/// The [`Gate`] of each listener.
+#[derive(Debug, Clone)]
+pub struct Gates {
+    /// Readers.
+    pub reader: Gate,
+    /// Admin API.
+    pub admin: Gate,
+    /// Metrics and health.
+    pub ops: Gate,
+}
+
+impl Gates {
+    fn new(c: &Config, metrics: &Arc<Metrics>) -> Self {
+        let gate = |l, max, pending| Gate::new(l, max, pending).with_metrics(metrics.clone());
+        Self {
+            reader: gate(
+                Listener::Reader,
+                c.reader.max_connections,
+                Some((c.reader.max_handshakes, c.reader.max_handshakes_per_ip)),
+            ),
+            admin: gate(
+                Listener::Admin,
+                c.admin.max_connections,
+                Some((c.admin.max_handshakes, c.admin.max_handshakes_per_ip)),
+            ),
+            ops: gate(Listener::Ops, c.metrics.max_connections, None),
+        }
+    }
+
+    /// The gate of `l`.
+    pub fn get(&self, l: Listener) -> &Gate {
+        match l {
+            Listener::Reader => &self.reader,
+            Listener::Admin => &self.admin,
+            Listener::Ops => &self.ops,
+        }
+    }
 }
 
 impl std::fmt::Debug for dyn crate::clock::Clock {
@@ -127,6 +171,8 @@ impl Core {
     ) -> Self {
         Self {
             investigations: Investigations::new(store.clone()),
+            pager: crate::cursor::Pager::new(),
+            gates: Gates::new(&config, &metrics),
             config,
             clock,
             store,
@@ -169,6 +215,21 @@ impl Core {
 
     /// Whether the appliance should receive traffic.
     pub fn ready(&self) -> bool {
-        !self.draining.load(Ordering::SeqCst) && self.journal.healthy()
+        self.readiness().is_empty()
+    }
+
+    /// Why the appliance should not receive traffic (empty when ready).
+    pub fn readiness(&self) -> Vec<&'static str> {
+        let mut p = Vec::new();
+        if self.draining.load(Ordering::SeqCst) {
+            p.push("shutting down");
+        }
+        if !self.journal.healthy() {
+            p.push("decision journal unavailable (decisions are refused)");
+        }
+        if self.gates.reader.exhausted() {
+            p.push("reader listener at max_connections (new readers are refused)");
+        }
+        p
     }
 }

@@ -212,9 +212,24 @@ pub fn verify(
 }
 
 /// Investigation state in RocksDB.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Investigations {
     store: Store,
+    /// Serialises the read-check-write of request use and per-subject
+    /// counts, so a request is used once and a limit holds under any
+    /// number of concurrent look-ups.
+    gate: std::sync::Mutex<()>,
+}
+
+/// Whether a look-up may proceed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Counted (and the request marked used): go ahead.
+    Admitted,
+    /// The signed request was used before; nothing counted.
+    Replayed,
+    /// The subject's daily limit is reached; nothing counted or used.
+    Limit,
 }
 
 fn sync() -> WriteOptions {
@@ -243,7 +258,10 @@ pub struct Notification {
 impl Investigations {
     /// Over the shared store.
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            gate: std::sync::Mutex::new(()),
+        }
     }
 
     fn cf(&self) -> &rocksdb::ColumnFamily {
@@ -268,36 +286,42 @@ impl Investigations {
         Ok(())
     }
 
-    /// Marks a request used; `false` if it already was.
-    pub fn mark_used(&self, id: &str, now: Micros) -> Result<bool, StoreError> {
-        let k = format!("used/{id}");
-        if self.store.db().get_pinned_cf(self.cf(), &k)?.is_some() {
-            return Ok(false);
+    /// Admits one look-up of `subject` at `now`: when `request` (a signed
+    /// request's replay key) is given it must not have been used, and the
+    /// subject must be under `limit` look-ups today. On admission the use
+    /// and the count are written in one synchronous batch; a refusal
+    /// changes nothing.
+    pub fn admit(
+        &self,
+        request: Option<&str>,
+        subject: &str,
+        now: Micros,
+        limit: u32,
+    ) -> Result<Admission, StoreError> {
+        let _g = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+        let db = self.store.db();
+        let used_key = request.map(|r| format!("used/{r}"));
+        if let Some(k) = &used_key {
+            if db.get_pinned_cf(self.cf(), k)?.is_some() {
+                return Ok(Admission::Replayed);
+            }
         }
-        self.store
-            .db()
-            .put_cf_opt(self.cf(), k, now.to_be_bytes(), &sync())?;
-        Ok(true)
-    }
-
-    /// Counts one look-up of `subject` today; `false` (and no count) when
-    /// the limit is already reached.
-    pub fn count_lookup(&self, subject: &str, now: Micros, limit: u32) -> Result<bool, StoreError> {
-        let k = format!("count/{subject}/{}", now / DAY_MICROS);
-        let n = self
-            .store
-            .db()
-            .get_cf(self.cf(), &k)?
+        let count_key = format!("count/{subject}/{}", now / DAY_MICROS);
+        let n = db
+            .get_cf(self.cf(), &count_key)?
             .and_then(|v| <[u8; 4]>::try_from(v.as_slice()).ok())
             .map(u32::from_be_bytes)
             .unwrap_or(0);
         if n >= limit {
-            return Ok(false);
+            return Ok(Admission::Limit);
         }
-        self.store
-            .db()
-            .put_cf_opt(self.cf(), k, (n + 1).to_be_bytes(), &sync())?;
-        Ok(true)
+        let mut batch = rocksdb::WriteBatch::default();
+        if let Some(k) = &used_key {
+            batch.put_cf(self.cf(), k, now.to_be_bytes());
+        }
+        batch.put_cf(self.cf(), count_key, (n + 1).to_be_bytes());
+        db.write_opt(batch, &sync())?;
+        Ok(Admission::Admitted)
     }
 
     /// Adds a notification to the outbox.

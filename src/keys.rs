@@ -86,7 +86,9 @@ pub fn bind(dir: &Path, store: &Store) -> Result<Keys, KeyBindError> {
     } else if fresh {
         secret::load_or_create_key(&tpath)?
     } else {
-        return Err(missing(&format!("the transform key ({TRANSFORM_KEY_FILE})")));
+        return Err(missing(&format!(
+            "the transform key ({TRANSFORM_KEY_FILE})"
+        )));
     };
     let vault = match Vault::open(dir, fresh) {
         Err(VaultError::NoKeys(_)) => return Err(missing("the record keys (records.current)")),

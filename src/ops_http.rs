@@ -13,7 +13,9 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::config::ms;
 use crate::core::Core;
+use crate::listener::{accept_loop, reset, Listener, Pending};
 
 /// The routes.
 pub fn router(core: Arc<Core>) -> Router {
@@ -26,6 +28,10 @@ pub fn router(core: Arc<Core>) -> Router {
 
 async fn metrics(State(core): State<Arc<Core>>) -> impl IntoResponse {
     core.metrics.credentials.set(core.cards.map().len() as f64);
+    for l in Listener::ALL {
+        let g = core.gates.get(l);
+        core.metrics.listener_gauges(l, g.open(), g.max());
+    }
     core.metrics
         .journal_queue
         .set(core.journal.queue_depth() as f64);
@@ -42,19 +48,53 @@ async fn metrics(State(core): State<Arc<Core>>) -> impl IntoResponse {
 }
 
 async fn readyz(State(core): State<Arc<Core>>) -> impl IntoResponse {
-    if core.ready() {
-        (StatusCode::OK, "ready\n")
+    let problems = core.readiness();
+    if problems.is_empty() {
+        (StatusCode::OK, "ready\n".to_owned())
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", problems.join("; ")),
+        )
     }
 }
 
-/// Serves until `stop` turns true.
-pub async fn run(listener: TcpListener, core: Arc<Core>, mut stop: watch::Receiver<bool>) {
-    let app = router(core);
-    let _ = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = crate::shutdown::stopped(&mut stop).await;
-        })
-        .await;
+/// Serves until `stop` turns true, within the bounds of the ops
+/// [`crate::listener::Gate`]: each request's headers must arrive within
+/// `metrics.header_timeout_ms` and a connection lives at most
+/// `metrics.connection_timeout_ms`, so idle or slow peers cannot pile up.
+pub async fn run(listener: TcpListener, core: Arc<Core>, stop: watch::Receiver<bool>) {
+    let app = router(core.clone());
+    let gate = core.gates.ops.clone();
+    let metrics = core.metrics.clone();
+    let conn_stop = stop.clone();
+    accept_loop(listener, gate, metrics, stop, move |p: Pending| {
+        let app = app.clone();
+        let mut stop = conn_stop.clone();
+        let cfg = core.config.metrics.clone();
+        let slot = core.gates.ops.enter();
+        async move {
+            let Some(_slot) = slot else {
+                reset(p.tcp);
+                return;
+            };
+            let svc =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let app = app.clone();
+                    async move {
+                        use tower::ServiceExt;
+                        app.oneshot(req).await
+                    }
+                });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(ms(cfg.header_timeout_ms))
+                .serve_connection(hyper_util::rt::TokioIo::new(p.tcp), svc);
+            tokio::select! {
+                _ = tokio::time::timeout(ms(cfg.connection_timeout_ms), conn) => {}
+                _ = crate::shutdown::stopped(&mut stop) => {}
+            }
+        }
+    })
+    .await
 }

@@ -13,7 +13,7 @@ use std::time::Instant;
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::watch;
 use tokio::time::timeout;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
@@ -23,6 +23,7 @@ use crate::core::Core;
 use crate::decision::Reason;
 use crate::identity::{self, Role};
 use crate::journal::Record;
+use crate::listener::{accept_loop, Pending};
 use crate::protocol::{ErrorCode, Frame, FrameError, VERSION};
 use crate::readers::Reader;
 use crate::tls::failure_reason;
@@ -30,46 +31,21 @@ use crate::tls::failure_reason;
 /// Bytes read from the socket per round, at most.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Accepts reader connections until `stop` turns true. A permit from
-/// `slots` is taken before each accept, so at most `max_connections` are
-/// served; later ones wait in the kernel backlog.
+/// Accepts reader connections until `stop` turns true, within the bounds
+/// of the reader [`Gate`] (see [`crate::listener`]).
 pub async fn run(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     core: Arc<Core>,
-    mut stop: watch::Receiver<bool>,
-    slots: Arc<Semaphore>,
+    stop: watch::Receiver<bool>,
 ) {
-    loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-            _ = crate::shutdown::stopped(&mut stop) => return,
-        };
-        let tcp = tokio::select! {
-            r = listener.accept() => match r {
-                Ok((tcp, _)) => tcp,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off briefly
-                    // rather than spin.
-                    tracing::warn!(error = %e, "reader accept failed");
-                    tokio::time::sleep(ms(50)).await;
-                    continue;
-                }
-            },
-            _ = crate::shutdown::stopped(&mut stop) => return,
-        };
-        let _ = tcp.set_nodelay(true);
-        tokio::spawn(connection(
-            tcp,
-            acceptor.clone(),
-            core.clone(),
-            stop.clone(),
-            permit,
-        ));
-    }
+    let gate = core.gates.reader.clone();
+    let metrics = core.metrics.clone();
+    let conn_stop = stop.clone();
+    accept_loop(listener, gate, metrics, stop, move |a| {
+        connection(a, acceptor.clone(), core.clone(), conn_stop.clone())
+    })
+    .await
 }
 
 /// Decrements the connection gauge when the connection ends, however it ends.
@@ -81,12 +57,13 @@ impl Drop for Open {
 }
 
 async fn connection(
-    tcp: TcpStream,
+    p: Pending,
     acceptor: TlsAcceptor,
     core: Arc<Core>,
     stop: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
 ) {
+    let Pending { tcp, guard, .. } = p;
+    let _ = tcp.set_nodelay(true);
     let cfg = &core.config.reader;
     let mut tls = match timeout(ms(cfg.handshake_timeout_ms), acceptor.accept(tcp)).await {
         Ok(Ok(s)) => s,
@@ -119,6 +96,14 @@ async fn connection(
     let Some(reader) = core.readers.by_name(&id.name) else {
         tracing::warn!(reader = %id.name, "unregistered reader refused");
         refuse(&mut tls, &core, ErrorCode::ReaderNotRegistered).await;
+        return;
+    };
+    // Authenticated and registered: no longer pending; a session slot now,
+    // or a refusal if the listener is full.
+    drop(guard);
+    let Some(_slot) = core.gates.reader.enter() else {
+        tracing::warn!(reader = %id.name, "reader refused: listener at max_connections");
+        refuse(&mut tls, &core, ErrorCode::AtCapacity).await;
         return;
     };
     core.metrics.connections.increment(1.0);

@@ -92,6 +92,10 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
 }
 
+/// Most table files RocksDB keeps open at once (the rest are reopened on
+/// demand): bounds the appliance's file descriptors.
+pub const MAX_OPEN_FILES: u32 = 512;
+
 /// Write options for changes that must survive a power cut once
 /// acknowledged: the WAL is synced before the write returns.
 pub fn sync_write() -> rocksdb::WriteOptions {
@@ -160,6 +164,7 @@ impl Store {
         db_opts.set_wal_ttl_seconds(0);
         db_opts.set_wal_size_limit_mb(0);
         db_opts.set_keep_log_file_num(5);
+        db_opts.set_max_open_files(MAX_OPEN_FILES as i32);
 
         let mut plain = Options::default();
         plain.set_compression_type(DBCompressionType::None);

@@ -12,6 +12,7 @@ use metrics_exporter_prometheus::{
 };
 
 use crate::decision::Reason;
+use crate::listener::{Listener, Refusal};
 use crate::protocol::ErrorCode;
 
 /// Metric names.
@@ -51,6 +52,14 @@ pub mod name {
     pub const ADMIN_REQUESTS: &str = "portcullis_admin_requests_total";
     /// Journal look-ups by purpose and outcome.
     pub const LOOKUPS: &str = "portcullis_journal_lookups_total";
+    /// Connections refused before being served, by listener and reason.
+    pub const CONNECTIONS_REFUSED: &str = "portcullis_connections_refused_total";
+    /// Failed `accept()` calls (e.g. out of file descriptors), by listener.
+    pub const ACCEPT_ERRORS: &str = "portcullis_accept_errors_total";
+    /// Open connections per listener.
+    pub const LISTENER_CONNECTIONS: &str = "portcullis_listener_connections";
+    /// Configured connection maximum per listener.
+    pub const LISTENER_MAX: &str = "portcullis_listener_max_connections";
 }
 
 /// TLS handshake failure reasons (a fixed set: labels never carry input).
@@ -64,7 +73,7 @@ pub const TLS_FAILURE_REASONS: [&str; 7] = [
     "io",
 ];
 
-const FATAL_CODES: [ErrorCode; 11] = [
+const FATAL_CODES: [ErrorCode; 12] = [
     ErrorCode::DoorNotAssigned,
     ErrorCode::MalformedFrame,
     ErrorCode::FrameTooLarge,
@@ -76,6 +85,7 @@ const FATAL_CODES: [ErrorCode; 11] = [
     ErrorCode::ReaderNotRegistered,
     ErrorCode::ShuttingDown,
     ErrorCode::Internal,
+    ErrorCode::AtCapacity,
 ];
 
 static META: Metadata<'static> =
@@ -113,6 +123,10 @@ pub struct Metrics {
     pub credentials: Gauge,
     /// See [`name::SUPERSEDED_PRESENTED`].
     pub superseded_presented: Counter,
+    refused: [[Counter; Refusal::ALL.len()]; Listener::ALL.len()],
+    accept_errors: [Counter; Listener::ALL.len()],
+    listener_open: [Gauge; Listener::ALL.len()],
+    listener_max: [Gauge; Listener::ALL.len()],
 }
 
 impl std::fmt::Debug for Metrics {
@@ -250,6 +264,30 @@ impl Metrics {
             "Admin API requests by operation and outcome.",
             0,
         );
+        describe(
+            name::CONNECTIONS_REFUSED,
+            None,
+            "Connections reset before being served, by listener and reason (capacity, handshakes).",
+            0,
+        );
+        describe(
+            name::ACCEPT_ERRORS,
+            None,
+            "Failed accept() calls by listener (out of file descriptors and the like).",
+            0,
+        );
+        describe(
+            name::LISTENER_CONNECTIONS,
+            None,
+            "Open connections by listener.",
+            1,
+        );
+        describe(
+            name::LISTENER_MAX,
+            None,
+            "Configured connection maximum by listener.",
+            1,
+        );
 
         let counter =
             |n: &'static str, l: Vec<Label>| r.register_counter(&Key::from_parts(n, l), &META);
@@ -275,6 +313,24 @@ impl Metrics {
         };
         let frames_rejected =
             FATAL_CODES.map(|c| counter(name::FRAMES_REJECTED, labels(&[("code", c.as_str())])));
+        let refused = Listener::ALL.map(|l| {
+            Refusal::ALL.map(|why| {
+                counter(
+                    name::CONNECTIONS_REFUSED,
+                    labels(&[("listener", l.as_str()), ("reason", why.as_str())]),
+                )
+            })
+        });
+        let accept_errors = Listener::ALL
+            .map(|l| counter(name::ACCEPT_ERRORS, labels(&[("listener", l.as_str())])));
+        let labelled_gauge = |n: &'static str, l: Listener| {
+            r.register_gauge(
+                &Key::from_parts(n, labels(&[("listener", l.as_str())])),
+                &META,
+            )
+        };
+        let listener_open = Listener::ALL.map(|l| labelled_gauge(name::LISTENER_CONNECTIONS, l));
+        let listener_max = Listener::ALL.map(|l| labelled_gauge(name::LISTENER_MAX, l));
 
         let m = Metrics {
             verifications,
@@ -293,11 +349,23 @@ impl Metrics {
             retention_runs: counter(name::RETENTION_RUNS, vec![]),
             credentials: gauge(name::CREDENTIALS),
             superseded_presented: counter(name::SUPERSEDED_PRESENTED, vec![]),
+            refused,
+            accept_errors,
+            listener_open,
+            listener_max,
             recorder: Arc::new(recorder),
             handle,
         };
         // Counters appear in the exposition from the start, at zero.
         m.connections_total.increment(0);
+        for row in &m.refused {
+            for c in row {
+                c.increment(0);
+            }
+        }
+        for c in &m.accept_errors {
+            c.increment(0);
+        }
         m
     }
 
@@ -324,6 +392,35 @@ impl Metrics {
         } else {
             &self.tls_failures_reader[i]
         }
+    }
+
+    /// Counts a connection refused before being served.
+    pub fn refused(&self, listener: Listener, why: Refusal) {
+        let l = Listener::ALL
+            .iter()
+            .position(|x| *x == listener)
+            .unwrap_or(0);
+        let w = Refusal::ALL.iter().position(|x| *x == why).unwrap_or(0);
+        self.refused[l][w].increment(1);
+    }
+
+    /// Counts a failed `accept()`.
+    pub fn accept_error(&self, listener: Listener) {
+        let l = Listener::ALL
+            .iter()
+            .position(|x| *x == listener)
+            .unwrap_or(0);
+        self.accept_errors[l].increment(1);
+    }
+
+    /// Sets the open and maximum connection gauges of a listener.
+    pub fn listener_gauges(&self, listener: Listener, open: usize, max: usize) {
+        let l = Listener::ALL
+            .iter()
+            .position(|x| *x == listener)
+            .unwrap_or(0);
+        self.listener_open[l].set(open as f64);
+        self.listener_max[l].set(max as f64);
     }
 
     /// Counts one admin request. Operation and outcome are fixed strings

@@ -44,10 +44,13 @@ const NONCE_LEN: usize = 12;
 /// version + key id + nonce.
 const HEADER: usize = 1 + 4 + NONCE_LEN;
 
+/// (current key id, ciphers by id, check values by id).
+type KeySet = (u32, HashMap<u32, Aes256Gcm>, HashMap<u32, [u8; 8]>);
+
 /// The record keys.
 pub struct Vault {
     dir: PathBuf,
-    keys: RwLock<(u32, HashMap<u32, Aes256Gcm>, HashMap<u32, [u8; 8]>)>,
+    keys: RwLock<KeySet>,
 }
 
 impl std::fmt::Debug for Vault {

@@ -685,7 +685,15 @@ fn run(config: Option<&Path>, check: bool) -> Result<()> {
         }
     };
     if check {
-        println!("configuration is valid");
+        let warnings = config.warnings();
+        for w in &warnings {
+            println!("warning: {w}");
+        }
+        if warnings.is_empty() {
+            println!("configuration is valid");
+        } else {
+            println!("configuration is valid, with the warnings above");
+        }
         return Ok(());
     }
     let mut builder = tokio::runtime::Builder::new_multi_thread();

@@ -84,6 +84,9 @@ pub enum ErrorCode {
     ShuttingDown,
     /// The appliance could not journal the decision; nothing was answered.
     Internal,
+    /// The appliance serves its maximum of reader connections; try another
+    /// appliance.
+    AtCapacity,
     /// A code this implementation does not know (decoding only).
     Other(u8),
 }
@@ -103,6 +106,7 @@ impl ErrorCode {
             ErrorCode::ReaderNotRegistered => 0x87,
             ErrorCode::ShuttingDown => 0x88,
             ErrorCode::Internal => 0x89,
+            ErrorCode::AtCapacity => 0x8A,
             ErrorCode::Other(c) => c,
         }
     }
@@ -120,6 +124,7 @@ impl ErrorCode {
             0x87 => ErrorCode::ReaderNotRegistered,
             0x88 => ErrorCode::ShuttingDown,
             0x89 => ErrorCode::Internal,
+            0x8A => ErrorCode::AtCapacity,
             other => ErrorCode::Other(other),
         }
     }
@@ -141,6 +146,7 @@ impl ErrorCode {
             ErrorCode::ReaderNotRegistered => "reader_not_registered",
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Internal => "internal",
+            ErrorCode::AtCapacity => "at_capacity",
             ErrorCode::Other(_) => "other",
         }
     }
@@ -488,6 +494,10 @@ mod tests {
             "error-frame-too-large" => Frame::Error {
                 request_id: 0,
                 code: ErrorCode::FrameTooLarge,
+            },
+            "error-at-capacity" => Frame::Error {
+                request_id: 0,
+                code: ErrorCode::AtCapacity,
             },
             other => panic!("docs/PROTOCOL.md has a vector the test does not know: {other}"),
         }

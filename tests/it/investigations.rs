@@ -483,3 +483,156 @@ async fn indexes_expire_with_the_records_and_the_report_proves_it() {
     assert_eq!(core.journal.oldest_index_entry().unwrap(), None);
     assert_eq!(core.journal.oldest_stored().unwrap(), None);
 }
+
+/// Issue 9, defect 6: a signed request is used once and the per-subject
+/// limit holds, however many arrive at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn single_use_and_daily_limit_hold_under_concurrency() {
+    let sc = std::sync::Arc::new(scene(10).await);
+    let (t0, now) = (sc.t0, sc.now());
+    // The same request 20 times at once: exactly one answer.
+    let req = sign(
+        &sc.chief,
+        &sc.doc(Subject::Card(sc.other_card), t0 - HOUR, now),
+    );
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (sc, req) = (sc.clone(), req.clone());
+            tokio::spawn(async move { sc.submit(&req).await.0 })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "{codes:?}");
+    assert!(codes.iter().all(|c| *c == 200 || *c == 409), "{codes:?}");
+    // 25 distinct requests about one holder at once: exactly the limit.
+    let tasks: Vec<_> = (0..25)
+        .map(|_| {
+            let sc = sc.clone();
+            let req = sign(
+                &sc.chief,
+                &sc.doc(Subject::Holder(sc.holder), t0 - HOUR, now),
+            );
+            tokio::spawn(async move { sc.submit(&req).await.0 })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    assert_eq!(codes.iter().filter(|c| **c == 200).count(), 10, "{codes:?}");
+    assert!(codes.iter().all(|c| *c == 200 || *c == 429), "{codes:?}");
+}
+
+/// Issue 9, defect 7: pages after the first continue a counted look-up
+/// only with the cursor handed out for it.
+#[tokio::test]
+async fn pagination_cannot_skip_the_daily_limit() {
+    let sc = scene(1).await;
+    let (t0, now) = (sc.t0, sc.now());
+    let path = |id: u64, ticket: &str| {
+        format!(
+            "/v1/journal?by=card&id={id}&from={}&to={}&ticket={ticket}&limit=1",
+            rfc3339(t0 - HOUR).replace(':', "%3A"),
+            rfc3339(now).replace(':', "%3A")
+        )
+    };
+    let a = sc.h.admin();
+    let (s, v) = call(&a, "GET", &path(sc.card, "P-1"), None).await;
+    assert_eq!(s, 200, "{v}");
+    let next = v["next"].as_str().unwrap().to_owned();
+    // The limit (1) is reached: a fresh look-up is refused, with or without
+    // a made-up cursor.
+    assert_eq!(call(&a, "GET", &path(sc.card, "P-2"), None).await.0, 429);
+    for forged in ["0:0", "0.0.0.00000000000000000000000000000000", "x"] {
+        let (s, v) = call(
+            &a,
+            "GET",
+            &format!("{}&after={forged}", path(sc.card, "P-1")),
+            None,
+        )
+        .await;
+        assert_eq!(s, 400, "{forged}: {v}");
+        assert!(v.get("records").is_none());
+    }
+    // The real cursor continues the counted look-up, but not another one:
+    // not for another card, another ticket, or another caller.
+    let (s, v) = call(
+        &a,
+        "GET",
+        &format!("{}&after={next}", path(sc.card, "P-1")),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["records"].as_array().unwrap().len(), 1);
+    let (s, _) = call(
+        &a,
+        "GET",
+        &format!("{}&after={next}", path(sc.other_card, "P-1")),
+        None,
+    )
+    .await;
+    assert_eq!(s, 400);
+    let (s, _) = call(
+        &a,
+        "GET",
+        &format!("{}&after={next}", path(sc.card, "P-9")),
+        None,
+    )
+    .await;
+    assert_eq!(s, 400);
+    let clerk = sc.h.admin_as(Role::CardOffice, "clerk");
+    let (s, _) = call(
+        &clerk,
+        "GET",
+        &format!("{}&after={next}", path(sc.card, "P-1")),
+        None,
+    )
+    .await;
+    assert_eq!(s, 400);
+}
+
+/// Equipment look-ups (door, reader) are limited per day too and name cards
+/// only by a pseudonym local to the look-up.
+#[tokio::test]
+async fn door_look_ups_do_not_name_cards() {
+    let sc = scene(10).await;
+    let (t0, now) = (sc.t0, sc.now());
+    let path = |by: &str, id: u64, ticket: &str| {
+        format!(
+            "/v1/journal?by={by}&id={id}&from={}&to={}&ticket={ticket}",
+            rfc3339(t0 - HOUR).replace(':', "%3A"),
+            rfc3339(now).replace(':', "%3A")
+        )
+    };
+    let a = sc.h.admin();
+    let (s, v) = call(&a, "GET", &path("door", 1, "E-1"), None).await;
+    assert_eq!(s, 200, "{v}");
+    let recs = v["records"].as_array().unwrap();
+    assert_eq!(recs.len(), 4, "{v}");
+    assert!(recs.iter().all(|r| r.get("card").is_none()), "{v}");
+    // The same card twice: the same pseudonym within the look-up.
+    let refs: Vec<&str> = recs.iter().filter_map(|r| r["card_ref"].as_str()).collect();
+    assert_eq!(refs.len(), 3);
+    assert_eq!(refs[0], refs[2]);
+    assert_ne!(refs[0], refs[1]);
+    // Another look-up: other pseudonyms.
+    let (_, v2) = call(&a, "GET", &path("door", 1, "E-2"), None).await;
+    assert_ne!(v2["records"][0]["card_ref"], v["records"][0]["card_ref"]);
+    for i in 3..=10 {
+        assert_eq!(
+            call(&a, "GET", &path("door", 1, &format!("E-{i}")), None)
+                .await
+                .0,
+            200
+        );
+    }
+    assert_eq!(call(&a, "GET", &path("door", 1, "E-11"), None).await.0, 429);
+    assert_eq!(
+        call(&a, "GET", &path("reader", 1, "E-12"), None).await.0,
+        200
+    );
+}

@@ -32,7 +32,10 @@ async fn replacement_never_lifts_a_suspension_or_revocation() {
             .await
             .unwrap();
         assert_eq!(s, 409, "{v}");
-        assert!(v["error"].as_str().unwrap().contains("no card in use"), "{v}");
+        assert!(
+            v["error"].as_str().unwrap().contains("no card in use"),
+            "{v}"
+        );
     }
     assert!(h.app().core().cards.of_holder(fresh).unwrap().is_empty());
 
@@ -94,7 +97,10 @@ async fn missing_or_wrong_keys_refuse_to_start() {
     std::fs::remove_file(keys.join("transform.key")).unwrap();
     let e = h.try_boot().await.unwrap_err().to_string();
     assert!(e.contains("transform key") && e.contains("missing"), "{e}");
-    assert!(!keys.join("transform.key").exists(), "a new key was generated");
+    assert!(
+        !keys.join("transform.key").exists(),
+        "a new key was generated"
+    );
 
     // The whole key directory deleted.
     std::fs::remove_dir_all(&keys).unwrap();
@@ -194,13 +200,20 @@ async fn key_rotation_concurrent_with_photo_uploads() {
                     .await
                     .unwrap();
                 assert_eq!(s, 200, "{}", String::from_utf8_lossy(&bytes));
-                assert!(bytes == big_jpeg(tag), "holder {hid}: an acknowledged upload was lost");
+                assert!(
+                    bytes == big_jpeg(tag),
+                    "holder {hid}: an acknowledged upload was lost"
+                );
             }
         }
     };
     check(&h, last.clone()).await;
     // A further rotation still works, and so does a restart.
-    let (s, v) = h.admin().request("POST", "/v1/keys/rotate", None).await.unwrap();
+    let (s, v) = h
+        .admin()
+        .request("POST", "/v1/keys/rotate", None)
+        .await
+        .unwrap();
     assert_eq!(s, 200, "{v}");
     h.restart().await;
     check(&h, last).await;
@@ -214,4 +227,159 @@ fn big_jpeg(tag: u64) -> Vec<u8> {
     v.resize(128 * 1024, 0x22);
     v.extend(tail);
     v
+}
+
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Raw TCP connections from `source` (a loopback address) to `addr`, in
+/// order; `None` where the connection was reset while connecting.
+async fn raw_connections(
+    source: &str,
+    addr: std::net::SocketAddr,
+    n: usize,
+) -> Vec<Option<tokio::net::TcpStream>> {
+    let mut v = Vec::new();
+    for _ in 0..n {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.bind(format!("{source}:0").parse().unwrap()).unwrap();
+        v.push(s.connect(addr).await.ok());
+    }
+    v
+}
+
+/// Whether the appliance has reset or closed `c` (it reads EOF or an error
+/// within a short while).
+async fn was_closed(c: &mut Option<tokio::net::TcpStream>) -> bool {
+    use tokio::io::AsyncReadExt;
+    let Some(c) = c else { return true };
+    let mut b = [0u8; 1];
+    matches!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), c.read(&mut b)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+/// Defect 4: idle or slow connections to the metrics port are bounded and
+/// timed out, and cannot starve the reader port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_port_connections_are_capped_and_timed_out() {
+    let h = Harness::start_with(|c| {
+        c.metrics.max_connections = 8;
+        c.metrics.header_timeout_ms = 400;
+    })
+    .await;
+    let (_, n) = h.issue(1).await;
+    let ops = h.app().metrics_addr();
+    let mut idle = raw_connections("127.0.0.1", ops, 60).await;
+    // Beyond the cap they are reset at once.
+    let mut closed = 0;
+    for c in idle.iter_mut().skip(8) {
+        closed += usize::from(was_closed(c).await);
+    }
+    assert_eq!(closed, 52);
+    // Readers are not affected.
+    let mut r = h.reader(READER).await;
+    assert_eq!(reason(r.verify(1, 1, &n).await.unwrap()), Reason::Granted);
+    // The idle ones time out waiting for their headers; scrapes work again.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    for c in idle.iter_mut().take(8) {
+        assert!(
+            was_closed(c).await,
+            "an idle metrics connection outlived the header timeout"
+        );
+    }
+    let (s, text) = crate::common::http_get(ops, "/metrics").await;
+    assert_eq!(s, 200);
+    assert!(
+        metric(
+            &text,
+            "portcullis_connections_refused_total{listener=\"ops\",reason=\"capacity\"}"
+        ) >= 52.0,
+        "{text}"
+    );
+}
+
+/// At `max_connections` a reader is refused with `at_capacity` at once,
+/// and `/readyz` says why; a slot freed is usable again.
+#[tokio::test]
+async fn reader_listener_at_capacity_refuses_and_is_not_ready() {
+    let h = Harness::start_with(|c| c.reader.max_connections = 2).await;
+    let (_, n) = h.issue(1).await;
+    let mut a = h.reader(READER).await;
+    let b = h.reader(READER).await;
+    match h.try_reader(READER).await {
+        Err(portcullis::client::ClientError::Refused(code)) => {
+            assert_eq!(code, portcullis::protocol::ErrorCode::AtCapacity)
+        }
+        other => panic!("expected at_capacity, got {other:?}"),
+    }
+    let (s, body) = crate::common::http_get(h.app().metrics_addr(), "/readyz").await;
+    assert_eq!(s, 503);
+    assert!(body.contains("max_connections"), "{body}");
+    drop(b);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut c = h.reader(READER).await;
+    assert_eq!(reason(c.verify(1, 1, &n).await.unwrap()), Reason::Granted);
+    assert_eq!(reason(a.verify(2, 1, &n).await.unwrap()), Reason::Granted);
+}
+
+/// One host's flood of connections that never finish their TLS handshake
+/// cannot take the admin listener from everybody else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthenticated_floods_are_bounded_per_address() {
+    let h = Harness::start_with(|c| {
+        c.admin.max_handshakes = 16;
+        c.admin.max_handshakes_per_ip = 4;
+        c.reader.max_handshakes_per_ip = 4;
+    })
+    .await;
+    let admin = h.app().admin_addr();
+    let mut flood = raw_connections("127.0.0.2", admin, 40).await;
+    let mut reset = 0;
+    for c in flood.iter_mut().skip(4) {
+        reset += usize::from(was_closed(c).await);
+    }
+    assert_eq!(
+        reset, 36,
+        "connections beyond the per-address cap are reset"
+    );
+    // Others still get their answers, at once.
+    let (s, v) = h.admin().request("GET", "/v1/whoami", None).await.unwrap();
+    assert_eq!(s, 200, "{v}");
+    // Same on the reader listener.
+    let mut rflood = raw_connections("127.0.0.2", h.app().reader_addr(), 20).await;
+    let (_, n) = h.issue(1).await;
+    let mut r = h.reader(READER).await;
+    assert_eq!(reason(r.verify(1, 1, &n).await.unwrap()), Reason::Granted);
+    let text = h.app().core().metrics.render();
+    assert!(
+        metric(
+            &text,
+            "portcullis_connections_refused_total{listener=\"admin\",reason=\"per_address\"}"
+        ) >= 36.0
+    );
+    drop(rflood.drain(..));
+}
+
+/// A configuration whose bounds exceed the open-file limit is reported, and
+/// listeners sharing a port are refused.
+#[test]
+fn configuration_checks_descriptors_and_ports() {
+    let mut c = portcullis::Config::default();
+    c.reader.max_connections = 1_000_000;
+    let w = c.warnings();
+    assert!(w.iter().any(|w| w.contains("open-file limit")), "{w:?}");
+    let mut c = portcullis::Config::default();
+    c.admin.listen = c.reader.listen;
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("same port"), "{e}");
+    let mut c = portcullis::Config::default();
+    c.tls.ca_cert = "/nonexistent/ca.crt".into();
+    assert!(c.warnings().iter().any(|w| w.contains("does not exist")));
 }
