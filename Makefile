@@ -64,7 +64,7 @@ run: build
 
 ## Every test (unit and integration, over real mTLS).
 test: deps
-	cargo test
+	cargo test --workspace
 
 bench: deps
 	cargo bench

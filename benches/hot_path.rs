@@ -7,17 +7,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use portcullis::access::{AccessNumber, Digest, Transform};
-use portcullis::core::decide;
-use portcullis::credentials::{CardStatus, CredentialMap, Entry};
-use portcullis::levels::{AccessControl, Definitions, Level, Schedule, Window};
+use portcullis::policy::decide::decide;
+use portcullis::crypto::numbers::{AccessNumber, Digest, Transform};
+use portcullis::policy::credentials::{CardStatus, CredentialMap, Entry};
+use portcullis::policy::levels::{AccessControl, Definitions, Level, Schedule, Window};
 use portcullis::protocol::{Credential, Frame, VerifyRequest};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Large allocations (the credential map) get transparent huge pages.
 #[global_allocator]
-static ALLOC: portcullis::hugepages::HugePageAlloc = portcullis::hugepages::HugePageAlloc;
+static ALLOC: portcullis::sys::hugepages::HugePageAlloc = portcullis::sys::hugepages::HugePageAlloc;
 
 fn frame_codec(c: &mut Criterion) {
     let mut g = c.benchmark_group("frame");
@@ -35,8 +35,8 @@ fn frame_codec(c: &mut Criterion) {
     let mut out = Vec::with_capacity(64);
     let answer = Frame::VerifyResult {
         request_id: 42,
-        decision: portcullis::decision::Decision::Grant,
-        reason: portcullis::decision::Reason::Granted,
+        decision: portcullis::protocol::Decision::Grant,
+        reason: portcullis::protocol::Reason::Granted,
     };
     g.bench_function("encode_verify_result", |b| {
         b.iter(|| {
@@ -202,7 +202,7 @@ fn decision(c: &mut Criterion) {
             now
         )
         .reason,
-        portcullis::decision::Reason::Granted
+        portcullis::protocol::Reason::Granted
     );
     let mut i = 0;
     c.bench_function("decision/transform+lookup+levels/1M", |b| {

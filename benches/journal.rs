@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use portcullis::clock::{SharedClock, SystemClock};
-use portcullis::decision::{Decision, Reason};
-use portcullis::journal::{AppendError, Journal, JournalOptions, Record};
+use portcullis::protocol::{Decision, Reason};
+use portcullis::store::journal::{AppendError, Journal, JournalOptions, Record};
 use portcullis::store::Store;
 use portcullis::telemetry::Metrics;
 

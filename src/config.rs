@@ -515,7 +515,7 @@ impl Config {
             }
         }
         let need = self.descriptor_budget();
-        let (_, hard) = crate::fdlimit::get();
+        let (_, hard) = crate::sys::fdlimit::get();
         if hard < need {
             w.push(format!(
                 "the open-file limit ({hard}) is below what the configured connection bounds need ({need}): lower reader.max_connections or raise the limit (ulimit -n / LimitNOFILE)"

@@ -1,55 +1,43 @@
 //! Portcullis: a credential verification appliance.
 //!
-//! Door readers hold mutual-TLS connections ([`reader_server`]) and ask
-//! about access numbers in protocol v1 ([`protocol`]); each number's keyed
-//! transform ([`access`]) is looked up in a sharded in-memory map
-//! ([`credentials`]); every decision is group-committed to RocksDB
-//! ([`journal`]) before it is answered and erased after 14 days. Cards and
-//! readers are managed over an mTLS admin API ([`admin`]); operators watch
-//! [`telemetry`] through Prometheus ([`ops_http`]).
+//! The layers, each a folder, dependencies pointing down this list:
+//!
+//! - [`app`]: start-up and shutdown of the whole appliance ([`Appliance`]),
+//!   the shared state every listener works on, key binding.
+//! - [`server`]: the listeners — readers ([`protocol`] v1 over mTLS), the
+//!   admin API (HTTPS, roles from certificates), metrics and health — over
+//!   one accept loop with its bounds.
+//! - [`policy`]: the decision (grant or deny, and why) from the credential
+//!   map and the access levels; no I/O.
+//! - [`records`]: cards, cardholders and readers: their rules and their
+//!   storage.
+//! - [`police`] and [`lookup`]: the purpose-bound use of the access log
+//!   (signed police requests, access resolution, limits, cursors).
+//! - [`store`]: RocksDB, the decision journal with its 14-day erasure, and
+//!   the time-keyed audit logs.
+//! - [`crypto`]: access numbers and their keyed transform, sealing of
+//!   personal data, key files. [`pki`]: the appliance CA and identities.
+//! - [`client`], [`tools`]: the admin client, the load generator and scale
+//!   tools.
 
 #![warn(missing_docs)]
 
-pub mod access;
-pub mod admin;
-pub mod admin_logs;
-pub mod admin_records;
-pub mod appliance;
-pub mod audit;
-pub mod cardholders;
-pub mod cards;
+pub mod app;
 pub mod client;
 pub mod clock;
 pub mod config;
-pub mod core;
-pub mod credentials;
-pub mod cursor;
-pub mod decision;
-pub mod fdlimit;
-pub mod holders;
-pub mod hugepages;
-pub mod identity;
-pub mod investigations;
-pub mod journal;
-pub mod keys;
-pub mod levels;
-pub mod listener;
-pub mod loadgen;
-pub mod lookups;
-pub mod ops_http;
+pub mod crypto;
+pub mod lookup;
 pub mod pki;
-pub mod protocol;
-pub mod reader_server;
-pub mod readers;
-pub mod retention;
-pub mod scale;
-pub mod secret;
-pub mod shutdown;
+pub mod police;
+pub mod policy;
+pub mod records;
+pub mod server;
 pub mod store;
+pub mod sys;
 pub mod telemetry;
-pub mod timelog;
-pub mod tls;
-pub mod vault;
+pub mod tools;
 
-pub use appliance::Appliance;
+pub use app::Appliance;
 pub use config::Config;
+pub use portcullis_protocol as protocol;

@@ -11,9 +11,9 @@ use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 
-use crate::decision::Reason;
-use crate::listener::{Listener, Refusal};
 use crate::protocol::ErrorCode;
+use crate::protocol::Reason;
+use crate::server::listener::{Listener, Refusal};
 
 /// Metric names.
 pub mod name {

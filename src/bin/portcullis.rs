@@ -9,13 +9,14 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
-use portcullis::access::AccessNumber;
 use portcullis::client::{AdminClient, ReaderClient};
 use portcullis::clock::SystemClock;
-use portcullis::identity::Role;
+use portcullis::crypto::numbers::AccessNumber;
+use portcullis::pki::identity::Role;
 use portcullis::pki::PkiDir;
+use portcullis::protocol::tls;
 use portcullis::protocol::Frame;
-use portcullis::{tls, Appliance, Config};
+use portcullis::{Appliance, Config};
 
 #[derive(Parser)]
 #[command(
@@ -555,7 +556,7 @@ enum ReaderCmd {
 
 /// Large allocations (the credential map) get transparent huge pages.
 #[global_allocator]
-static ALLOC: portcullis::hugepages::HugePageAlloc = portcullis::hugepages::HugePageAlloc;
+static ALLOC: portcullis::sys::hugepages::HugePageAlloc = portcullis::sys::hugepages::HugePageAlloc;
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -636,8 +637,11 @@ fn main() -> Result<()> {
             let store = portcullis::store::Store::open_read_only(&config.data_dir)
                 .with_context(|| format!("opening {} read-only", config.data_dir.display()))?;
             let now = portcullis::clock::Clock::now_micros(&SystemClock);
-            let report =
-                portcullis::retention::report(&store, now, config.retention().as_micros() as u64)?;
+            let report = portcullis::store::retention::report(
+                &store,
+                now,
+                config.retention().as_micros() as u64,
+            )?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             if !report.ok {
                 bail!(
@@ -951,14 +955,14 @@ fn load(a: LoadArgs) -> Result<()> {
                 let pki = PkiDir::new(&a.certs);
                 let me = pki.client(Role::SecurityOffice, "admin");
                 let cfg = tls::client_config(&pki.ca_cert(), &me.cert, &me.key)?;
-                let n = portcullis::loadgen::issue_cards(&AdminClient::new(a.admin, cfg), a.cards).await?;
+                let n = portcullis::tools::loadgen::issue_cards(&AdminClient::new(a.admin, cfg), a.cards).await?;
                 let text: String = n.iter().map(|x| x.reveal() + "\n").collect();
                 std::fs::write(path, text)?;
                 Some(n)
             }
             (None, None) => None,
         };
-        let opts = portcullis::loadgen::LoadOptions {
+        let opts = portcullis::tools::loadgen::LoadOptions {
             addr: a.addr,
             admin: a.admin,
             certs: a.certs.clone(),
@@ -971,7 +975,7 @@ fn load(a: LoadArgs) -> Result<()> {
             numbers,
             progress: !a.quiet,
         };
-        let report = portcullis::loadgen::run(opts.clone()).await?;
+        let report = portcullis::tools::loadgen::run(opts.clone()).await?;
         println!(
             "connections {} admitted in {:.3} s ({} failed)",
             report.connected, report.connect_secs, report.connect_failures
@@ -1004,7 +1008,7 @@ fn scale(cmd: ScaleCmd) -> Result<()> {
             if dir.exists() {
                 bail!("{} exists; choose a new directory", dir.display());
             }
-            let t = portcullis::scale::create(&dir, cards)?;
+            let t = portcullis::tools::scale::create(&dir, cards)?;
             println!(
                 "wrote {cards} synthetic credentials to {} in {:.1} s",
                 dir.display(),
@@ -1015,7 +1019,7 @@ fn scale(cmd: ScaleCmd) -> Result<()> {
             if !dir.exists() {
                 bail!("{} does not exist", dir.display());
             }
-            let (cost, _book) = portcullis::scale::measure_load(&dir)?;
+            let (cost, _book) = portcullis::tools::scale::measure_load(&dir)?;
             println!(
                 "loaded {} credentials in {:.2} s; RSS grew {:.1} MiB = {:.1} bytes per credential (RSS now {:.1} MiB)",
                 cost.credentials,
@@ -1171,7 +1175,7 @@ async fn access(cmd: AccessCmd) -> Result<()> {
 }
 
 fn police(cmd: PoliceCmd) -> Result<()> {
-    use portcullis::investigations::{RequestDocument, RequestPurpose, SignedRequest, Subject};
+    use portcullis::police::{RequestDocument, RequestPurpose, SignedRequest, Subject};
     match cmd {
         PoliceCmd::Keygen { out } => {
             if out.exists() {
@@ -1250,7 +1254,7 @@ fn police(cmd: PoliceCmd) -> Result<()> {
                 expires_at: portcullis::clock::rfc3339(now + valid_hours.min(168) * 3_600_000_000),
                 nonce: hex::encode(nonce),
             };
-            let signed: SignedRequest = portcullis::investigations::sign(&key, &doc);
+            let signed: SignedRequest = portcullis::police::sign(&key, &doc);
             std::fs::write(&out, serde_json::to_vec_pretty(&signed)?)?;
             println!("signed request written to {}", out.display());
             Ok(())

@@ -1,7 +1,7 @@
 //! The admin API: roles from certificates, clear errors, nothing changed by
 //! bad input.
 
-use portcullis::identity::Role;
+use portcullis::pki::identity::Role;
 use serde_json::json;
 
 use crate::common::{Harness, READER};

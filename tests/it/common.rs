@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis::access::AccessNumber;
 use portcullis::client::{AdminClient, ClientError, ReaderClient};
 use portcullis::clock::{ManualClock, SharedClock};
-use portcullis::identity::Role;
+use portcullis::crypto::numbers::AccessNumber;
+use portcullis::pki::identity::Role;
 use portcullis::pki::PkiDir;
-use portcullis::{tls, Appliance, Config};
+use portcullis::protocol::tls;
+use portcullis::{Appliance, Config};
 use rustls::ClientConfig;
 use serde_json::json;
 use tempfile::TempDir;
@@ -96,7 +97,7 @@ impl Harness {
     }
 
     /// Starts the appliance on the harness's data; the error if it refuses.
-    pub async fn try_boot(&mut self) -> Result<(), portcullis::appliance::StartError> {
+    pub async fn try_boot(&mut self) -> Result<(), portcullis::app::StartError> {
         let clock: SharedClock = Arc::new(self.clock.clone());
         let app = Appliance::start(self.config.clone(), clock).await?;
         self.app = Some(app);
@@ -218,7 +219,7 @@ impl Harness {
 
 /// A number no card has (random, so it is unique to the test).
 pub fn random_number() -> AccessNumber {
-    portcullis::access::Generator::new().next_number()
+    portcullis::crypto::numbers::Generator::new().next_number()
 }
 
 /// Plain HTTP GET against the metrics listener.

@@ -5,8 +5,8 @@
 use ed25519_dalek::SigningKey;
 use portcullis::client::AdminClient;
 use portcullis::clock::{rfc3339, Clock, DAY_MICROS};
-use portcullis::identity::Role;
-use portcullis::investigations::{sign, RequestDocument, RequestPurpose, SignedRequest, Subject};
+use portcullis::pki::identity::Role;
+use portcullis::police::{sign, RequestDocument, RequestPurpose, SignedRequest, Subject};
 use serde_json::{json, Value};
 
 use crate::common::{random_number, Harness, READER};
@@ -443,7 +443,7 @@ async fn no_tracking_look_ups_about_one_subject_are_limited_per_day() {
 async fn indexes_expire_with_the_records_and_the_report_proves_it() {
     let sc = scene_with(10, true).await;
     let core = sc.h.app().core().clone();
-    let before = portcullis::retention::check(&core.journal).unwrap();
+    let before = portcullis::store::retention::check(&core.journal).unwrap();
     assert!(before.ok);
     assert!(
         before.parts.iter().all(|p| p.oldest.is_some()),
@@ -452,13 +452,13 @@ async fn indexes_expire_with_the_records_and_the_report_proves_it() {
     // 14 days after the first records, before the latest: the first expire,
     // in the records and in the index alike.
     sc.h.clock.advance(11 * DAY_MICROS);
-    let stale = portcullis::retention::check(&core.journal).unwrap();
+    let stale = portcullis::store::retention::check(&core.journal).unwrap();
     assert!(
         !stale.ok,
         "records past the window are still stored until erasure: {stale:?}"
     );
     core.journal.erase_expired().unwrap();
-    let after = portcullis::retention::check(&core.journal).unwrap();
+    let after = portcullis::store::retention::check(&core.journal).unwrap();
     assert!(after.ok, "{after:?}");
     let oldest_index = core.journal.oldest_index_entry().unwrap().unwrap();
     let oldest_record = core.journal.oldest_stored().unwrap().unwrap();
@@ -468,7 +468,7 @@ async fn indexes_expire_with_the_records_and_the_report_proves_it() {
     let left = core
         .journal
         .read_by(
-            portcullis::journal::IndexKind::Card,
+            portcullis::store::journal::IndexKind::Card,
             sc.card,
             0,
             u64::MAX,

@@ -2,9 +2,9 @@
 //! access levels, the audit trail and roles — all through the real API.
 
 use portcullis::client::AdminClient;
-use portcullis::decision::Reason;
-use portcullis::identity::Role;
+use portcullis::pki::identity::Role;
 use portcullis::protocol::Frame;
+use portcullis::protocol::Reason;
 use serde_json::{json, Value};
 
 use crate::common::{files_containing, fixture_person, random_number, Harness, READER};
@@ -57,7 +57,7 @@ async fn replacement_kills_every_older_card_at_once_and_is_counted() {
     .await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["superseded"], json!([first]));
-    let n2: portcullis::access::AccessNumber =
+    let n2: portcullis::crypto::numbers::AccessNumber =
         v["access_number"].as_str().unwrap().parse().unwrap();
     let (s, v) = call(
         &clerk,
@@ -67,7 +67,7 @@ async fn replacement_kills_every_older_card_at_once_and_is_counted() {
     )
     .await;
     assert_eq!(s, 201, "{v}");
-    let n3: portcullis::access::AccessNumber =
+    let n3: portcullis::crypto::numbers::AccessNumber =
         v["access_number"].as_str().unwrap().parse().unwrap();
 
     // On the connection that was already open: both older cards are dead.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use portcullis::decision::{Decision, Reason};
+use portcullis::protocol::{Decision, Reason};
 use portcullis::protocol::{ErrorCode, Frame};
 
 use crate::common::{random_number, Harness, READER};

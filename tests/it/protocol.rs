@@ -1,7 +1,7 @@
 //! Protocol violations: each gets an ERROR frame and a close, and never
 //! disturbs other connections.
 
-use portcullis::decision::Decision;
+use portcullis::protocol::Decision;
 use portcullis::protocol::{ErrorCode, Frame};
 
 use crate::common::{Harness, READER};
@@ -12,7 +12,7 @@ async fn expect_error(h: &Harness, raw: bool, bytes: &[u8], half_close: bool, co
     let mut c = if raw {
         portcullis::client::ReaderClient::connect_raw(
             h.app().reader_addr(),
-            h.client_tls(portcullis::identity::Role::Reader, READER),
+            h.client_tls(portcullis::pki::identity::Role::Reader, READER),
         )
         .await
         .unwrap()

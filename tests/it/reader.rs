@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use portcullis::client::{ClientError, ReaderClient};
-use portcullis::decision::{Decision, Reason};
-use portcullis::identity::Role;
+use portcullis::pki::identity::Role;
 use portcullis::pki::PkiDir;
+use portcullis::protocol::tls;
 use portcullis::protocol::{Credential, ErrorCode, Frame, VerifyRequest};
-use portcullis::tls;
+use portcullis::protocol::{Decision, Reason};
 
 use crate::common::{random_number, Harness, OTHER_READER, READER};
 

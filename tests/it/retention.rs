@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use portcullis::access::journal_tag;
 use portcullis::clock::DAY_MICROS;
+use portcullis::crypto::numbers::journal_tag;
 
 use crate::common::{files_containing, random_number, Harness, READER};
 

@@ -1,9 +1,9 @@
 //! Regression tests for the defects found by attacking the appliance
 //! (issue 9): role edges, races on read-modify-write, faults.
 
-use portcullis::decision::Reason;
-use portcullis::identity::Role;
+use portcullis::pki::identity::Role;
 use portcullis::protocol::Frame;
+use portcullis::protocol::Reason;
 use serde_json::json;
 
 use crate::common::{jpeg, Harness, READER};
@@ -114,7 +114,7 @@ async fn missing_or_wrong_keys_refuse_to_start() {
         let clock: portcullis::clock::SharedClock =
             std::sync::Arc::new(portcullis::clock::SystemClock);
         let store = portcullis::store::Store::open(&store_dir, clock, 1).unwrap();
-        portcullis::keys::bind(&other.path().join("keys"), &store).unwrap();
+        portcullis::app::keys::bind(&other.path().join("keys"), &store).unwrap();
     }
     copy_dir(&other.path().join("keys"), &keys);
     let e = h.try_boot().await.unwrap_err().to_string();

@@ -1,0 +1,99 @@
+//! TLS material for the appliance's clients (readers, door controllers,
+//! staff tools): PEM loading and the TLS 1.3 client configuration.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ClientConfig, RootCertStore};
+
+/// TLS material could not be loaded or used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: io::Error,
+    },
+    /// A PEM file holds no certificate or key.
+    #[error("{0}: no usable PEM certificate or private key in file")]
+    Empty(String),
+    /// rustls refused the material.
+    #[error("TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+    /// The client verifier could not be built.
+    #[error("client certificate verifier: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+}
+
+/// The crypto provider every Portcullis TLS endpoint uses (ring).
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Loads every certificate in a PEM file.
+pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let shown = path.display().to_string();
+    let data = std::fs::read(path).map_err(|source| TlsError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let certs: Vec<_> = rustls_pemfile::certs(&mut data.as_slice())
+        .collect::<Result<_, _>>()
+        .map_err(|source| TlsError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::Empty(shown));
+    }
+    Ok(certs)
+}
+
+/// Loads the first private key in a PEM file.
+pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let shown = path.display().to_string();
+    let data = std::fs::read(path).map_err(|source| TlsError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    rustls_pemfile::private_key(&mut data.as_slice())
+        .map_err(|source| TlsError::Io {
+            path: shown.clone(),
+            source,
+        })?
+        .ok_or(TlsError::Empty(shown))
+}
+
+/// The trust anchors in a CA file.
+pub fn roots(ca: &Path) -> Result<RootCertStore, TlsError> {
+    let mut store = RootCertStore::empty();
+    for c in load_certs(ca)? {
+        store.add(c)?;
+    }
+    Ok(store)
+}
+
+/// Client configuration for a reader or staff member: trusts `ca`,
+/// authenticates with `cert`/`key`.
+pub fn client_config(ca: &Path, cert: &Path, key: &Path) -> Result<Arc<ClientConfig>, TlsError> {
+    let cfg = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_root_certificates(roots(ca)?)
+        .with_client_auth_cert(load_certs(cert)?, load_key(key)?)?;
+    Ok(Arc::new(cfg))
+}
+
+/// Client configuration without a client certificate (used by tests to
+/// prove the appliance refuses it).
+pub fn client_config_anonymous(ca: &Path) -> Result<Arc<ClientConfig>, TlsError> {
+    let cfg = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_root_certificates(roots(ca)?)
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
+}

@@ -1,0 +1,274 @@
+//! Starting and stopping the whole appliance.
+
+pub mod keys;
+pub mod shared;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::app::shared::Core;
+use crate::clock::SharedClock;
+use crate::config::{ms, Config, ConfigError};
+use crate::crypto::numbers::Transform;
+use crate::policy::levels::AccessControl;
+use crate::records::cardholder::HolderBook;
+use crate::records::cards::CardBook;
+use crate::records::readers::Readers;
+use crate::server::tls::{self, TlsError};
+use crate::store::audit::AuditLog;
+use crate::store::journal::{Journal, JournalOptions};
+use crate::store::{Store, StoreError};
+use crate::telemetry::Metrics;
+
+/// The appliance could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// TLS material missing or unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The keys do not fit the data directory (missing, or not the keys the
+    /// data was written with).
+    #[error(transparent)]
+    Keys(#[from] crate::app::keys::KeyBindError),
+    /// The database could not be opened or loaded.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Access-level or record-key set-up failed.
+    #[error("{0}")]
+    Access(String),
+    /// A listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// A running appliance.
+pub struct Appliance {
+    core: Arc<Core>,
+    reader_addr: SocketAddr,
+    admin_addr: SocketAddr,
+    metrics_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Appliance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Appliance")
+            .field("reader", &self.reader_addr)
+            .field("admin", &self.admin_addr)
+            .field("metrics", &self.metrics_addr)
+            .finish()
+    }
+}
+
+/// How a shutdown went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Every reader connection finished before the deadline.
+    pub drained: bool,
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+impl Appliance {
+    /// Opens storage, loads every credential, and starts the listeners.
+    pub async fn start(config: Config, clock: SharedClock) -> Result<Self, StartError> {
+        config.validate()?;
+        for w in config.warnings() {
+            tracing::warn!("configuration: {w}");
+        }
+        let fds = crate::sys::fdlimit::raise_to(config.descriptor_budget());
+        if fds < config.descriptor_budget() {
+            tracing::warn!(
+                limit = fds,
+                needed = config.descriptor_budget(),
+                "open-file limit below the configured connection bounds; accept() will fail before max_connections is reached"
+            );
+        }
+        let server_tls = tls::server_config(
+            &config.tls.ca_cert,
+            &config.tls.server_cert,
+            &config.tls.server_key,
+        )?;
+        let metrics = Arc::new(Metrics::new());
+
+        // Loading millions of cards is blocking work: not on the reactor.
+        let core = {
+            let config = config.clone();
+            let clock = clock.clone();
+            let metrics = metrics.clone();
+            tokio::task::spawn_blocking(move || -> Result<Core, StartError> {
+                let retention = config.retention().as_micros() as u64;
+                let store = Store::open(&config.data_dir, clock.clone(), retention)?;
+                let keys = crate::app::keys::bind(&config.keys_dir, &store)?;
+                let cards = CardBook::load(
+                    store.clone(),
+                    Transform::new(&keys.transform),
+                    clock.clone(),
+                )?;
+                let readers = Readers::load(store.clone())?;
+                let access = Arc::new(
+                    AccessControl::new(&config.access.timezone)
+                        .map_err(|e| StartError::Access(e.to_string()))?,
+                );
+                crate::records::cardholder::load_definitions(&store, &access)?;
+                let holders = HolderBook::load(store.clone(), keys.vault, access.clone())?;
+                let audit = AuditLog::open(store.clone(), clock.clone())?;
+                let lookups = crate::store::lookups::LookupLog::open(store.clone(), clock.clone())?;
+                let journal = Journal::start(
+                    store.clone(),
+                    clock.clone(),
+                    JournalOptions {
+                        sync: config.journal.sync,
+                        max_batch: config.journal.max_batch,
+                        max_queue: config.journal.max_queue,
+                        retention,
+                        card_index: config.journal.card_index,
+                    },
+                    metrics.clone(),
+                )?;
+                Ok(Core::new(
+                    config, clock, store, cards, readers, access, holders, audit, lookups, journal,
+                    metrics,
+                ))
+            })
+            .await
+            .expect("start-up task does not panic")?
+        };
+        let core = Arc::new(core);
+        core.metrics.credentials.set(core.cards.map().len() as f64);
+        core.journal.refresh_oldest_gauge();
+
+        let reader_l = bind(config.reader.listen).await?;
+        let admin_l = bind(config.admin.listen).await?;
+        let metrics_l = bind(config.metrics.listen).await?;
+        let addr = |l: &TcpListener, a: SocketAddr| l.local_addr().unwrap_or(a);
+        let reader_addr = addr(&reader_l, config.reader.listen);
+        let admin_addr = addr(&admin_l, config.admin.listen);
+        let metrics_addr = addr(&metrics_l, config.metrics.listen);
+
+        let (stop, stop_rx) = watch::channel(false);
+        let acceptor = TlsAcceptor::from(server_tls);
+        let mut tasks = vec![
+            tokio::spawn(crate::server::reader::run(
+                reader_l,
+                acceptor.clone(),
+                core.clone(),
+                stop_rx.clone(),
+            )),
+            tokio::spawn(crate::server::admin::run(
+                admin_l,
+                acceptor,
+                core.clone(),
+                stop_rx.clone(),
+            )),
+            tokio::spawn(crate::server::ops::run(
+                metrics_l,
+                core.clone(),
+                stop_rx.clone(),
+            )),
+        ];
+        // Histogram upkeep keeps exporter memory flat under load.
+        {
+            let core = core.clone();
+            let every = ms(config.metrics.upkeep_interval_ms);
+            tasks.push(tokio::spawn(async move {
+                let mut t = tokio::time::interval(every);
+                loop {
+                    t.tick().await;
+                    core.metrics.upkeep();
+                }
+            }));
+        }
+        // Scheduled erasure of expired journal records.
+        {
+            let core = core.clone();
+            let every = Duration::from_secs(config.journal.compaction_interval_secs);
+            tasks.push(tokio::spawn(async move {
+                let mut t = tokio::time::interval(every);
+                t.tick().await;
+                loop {
+                    t.tick().await;
+                    let c = core.clone();
+                    match tokio::task::spawn_blocking(move || c.journal.erase_expired()).await {
+                        Ok(Ok(())) => tracing::info!("scheduled journal retention compaction done"),
+                        Ok(Err(e)) => {
+                            tracing::error!(error = %e, "journal retention compaction failed")
+                        }
+                        Err(_) => {}
+                    }
+                }
+            }));
+        }
+        tracing::info!(%reader_addr, %admin_addr, %metrics_addr, credentials = core.cards.map().len(), "appliance started");
+        Ok(Self {
+            core,
+            reader_addr,
+            admin_addr,
+            metrics_addr,
+            stop,
+            tasks,
+        })
+    }
+
+    /// Shared state (for tests and tools in the same process).
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+    /// Where readers connect.
+    pub fn reader_addr(&self) -> SocketAddr {
+        self.reader_addr
+    }
+    /// Where the admin API listens.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+    /// Where `/metrics`, `/healthz` and `/readyz` are served.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr
+    }
+
+    /// Stops accepting, lets open reader connections answer what they have
+    /// read (they are then told `shutting_down`), flushes the journal and
+    /// closes the database. Gives up waiting for connections after
+    /// `deadline`; the journal is flushed either way.
+    pub async fn shutdown(self, deadline: Duration) -> ShutdownReport {
+        self.core.set_draining();
+        let _ = self.stop.send(true);
+        let drained = self.core.gates.reader.drained(deadline).await;
+        for t in &self.tasks {
+            t.abort();
+        }
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        let core = self.core;
+        let _ = tokio::task::spawn_blocking(move || {
+            core.journal.close();
+            if let Err(e) = core.store.flush_all() {
+                tracing::error!(error = %e, "final flush failed");
+            }
+        })
+        .await;
+        tracing::info!(drained, "appliance stopped");
+        ShutdownReport { drained }
+    }
+}

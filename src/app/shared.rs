@@ -1,0 +1,180 @@
+//! The shared state every listener works on: one cheap-to-clone handle.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::police::Investigations;
+use crate::policy::decide::{decide, Verdict};
+use crate::policy::levels::AccessControl;
+use crate::protocol::Credential;
+use crate::records::cardholder::HolderBook;
+use crate::records::cards::CardBook;
+use crate::records::readers::Readers;
+use crate::server::listener::{Gate, Listener};
+use crate::store::audit::AuditLog;
+use crate::store::journal::Journal;
+use crate::store::lookups::LookupLog;
+use crate::store::Store;
+use crate::telemetry::Metrics;
+
+/// The appliance's state.
+#[derive(Debug)]
+pub struct Core {
+    /// Validated configuration.
+    pub config: Config,
+    /// The clock decisions and the journal use.
+    pub clock: SharedClock,
+    /// The database.
+    pub store: Store,
+    /// Cards and the credential map.
+    pub cards: CardBook,
+    /// Registered readers.
+    pub readers: Readers,
+    /// Access levels, compiled per holder.
+    pub access: Arc<AccessControl>,
+    /// Cardholder records and photos.
+    pub holders: HolderBook,
+    /// Admin audit trail.
+    pub audit: AuditLog,
+    /// Look-up audit.
+    pub lookups: LookupLog,
+    /// Police request state and the notification outbox.
+    pub investigations: Investigations,
+    /// Look-up cursors and pseudonyms.
+    pub pager: crate::lookup::cursor::Pager,
+    /// Connection bounds of every listener.
+    pub gates: Gates,
+    /// The decision journal.
+    pub journal: Journal,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    draining: AtomicBool,
+}
+
+/// The [`Gate`] of each listener.
+#[derive(Debug, Clone)]
+pub struct Gates {
+    /// Readers.
+    pub reader: Gate,
+    /// Admin API.
+    pub admin: Gate,
+    /// Metrics and health.
+    pub ops: Gate,
+}
+
+impl Gates {
+    fn new(c: &Config, metrics: &Arc<Metrics>) -> Self {
+        let gate = |l, max, pending| Gate::new(l, max, pending).with_metrics(metrics.clone());
+        Self {
+            reader: gate(
+                Listener::Reader,
+                c.reader.max_connections,
+                Some((c.reader.max_handshakes, c.reader.max_handshakes_per_ip)),
+            ),
+            admin: gate(
+                Listener::Admin,
+                c.admin.max_connections,
+                Some((c.admin.max_handshakes, c.admin.max_handshakes_per_ip)),
+            ),
+            ops: gate(Listener::Ops, c.metrics.max_connections, None),
+        }
+    }
+
+    /// The gate of `l`.
+    pub fn get(&self, l: Listener) -> &Gate {
+        match l {
+            Listener::Reader => &self.reader,
+            Listener::Admin => &self.admin,
+            Listener::Ops => &self.ops,
+        }
+    }
+}
+
+impl std::fmt::Debug for dyn crate::clock::Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+impl Core {
+    /// Assembles the state.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: Config,
+        clock: SharedClock,
+        store: Store,
+        cards: CardBook,
+        readers: Readers,
+        access: Arc<AccessControl>,
+        holders: HolderBook,
+        audit: AuditLog,
+        lookups: LookupLog,
+        journal: Journal,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            investigations: Investigations::new(store.clone()),
+            pager: crate::lookup::cursor::Pager::new(),
+            gates: Gates::new(&config, &metrics),
+            config,
+            clock,
+            store,
+            cards,
+            readers,
+            access,
+            holders,
+            lookups,
+            audit,
+            journal,
+            metrics,
+            draining: AtomicBool::new(false),
+        }
+    }
+
+    /// Current time in whole seconds, as card validity is kept.
+    #[inline]
+    pub fn now_secs(&self) -> u32 {
+        (self.clock.now_micros() / 1_000_000).min(u64::from(u32::MAX)) as u32
+    }
+
+    /// Decides on a credential at a door: a transform, two hash look-ups,
+    /// a bit test; no I/O.
+    #[inline]
+    pub fn decide(&self, credential: &Credential, door: u32, now_secs: u32) -> Verdict {
+        decide(
+            self.cards.transform(),
+            self.cards.map(),
+            &self.access,
+            credential,
+            door,
+            now_secs,
+        )
+    }
+
+    /// Marks the appliance as draining (readiness goes false).
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the appliance should receive traffic.
+    pub fn ready(&self) -> bool {
+        self.readiness().is_empty()
+    }
+
+    /// Why the appliance should not receive traffic (empty when ready).
+    pub fn readiness(&self) -> Vec<&'static str> {
+        let mut p = Vec::new();
+        if self.draining.load(Ordering::SeqCst) {
+            p.push("shutting down");
+        }
+        if !self.journal.healthy() {
+            p.push("decision journal unavailable (decisions are refused)");
+        }
+        if self.gates.reader.exhausted() {
+            p.push("reader listener at max_connections (new readers are refused)");
+        }
+        p
+    }
+}

@@ -1,0 +1,488 @@
+//! Cards: persisted in RocksDB, mirrored in the credential map.
+//!
+//! Every change is written to RocksDB first (synchronously, so an
+//! acknowledged revocation survives a power cut) and then to the map, where
+//! it takes effect for the very next verification on every connection.
+
+use std::sync::{Arc, Mutex};
+
+use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
+use serde::Serialize;
+
+use crate::clock::SharedClock;
+use crate::crypto::numbers::{AccessNumber, Digest, Generator, Transform};
+use crate::policy::credentials::{CardStatus, CredentialMap, Entry};
+use crate::store::{cf, Store, StoreError};
+
+/// A card as stored. Holds the digest of the access number, never the number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Card {
+    /// Card id.
+    pub id: u64,
+    /// Transform of the access number.
+    pub digest: Digest,
+    /// The map entry (holder, validity, status).
+    pub entry: Entry,
+    /// When it was issued (µs since epoch).
+    pub issued_at: u64,
+}
+
+const CARD_V1: u8 = 1;
+const CARD_LEN: usize = 1 + 16 + 8 + 1 + 4 + 4 + 8;
+
+impl Card {
+    /// Fixed-layout encoding: loading ten million of these must be fast.
+    pub fn encode(&self) -> [u8; CARD_LEN] {
+        let mut b = [0u8; CARD_LEN];
+        b[0] = CARD_V1;
+        b[1..17].copy_from_slice(&self.digest.to_be_bytes());
+        b[17..25].copy_from_slice(&u64::from(self.entry.holder).to_be_bytes());
+        b[25] = self.entry.status as u8;
+        b[26..30].copy_from_slice(&self.entry.valid_from.to_be_bytes());
+        b[30..34].copy_from_slice(&self.entry.valid_until.to_be_bytes());
+        b[34..42].copy_from_slice(&self.issued_at.to_be_bytes());
+        b
+    }
+
+    /// Decodes a stored card.
+    pub fn decode(key: &[u8], v: &[u8]) -> Result<Card, StoreError> {
+        let bad = || StoreError::Corrupt { what: "card" };
+        let id = u64::from_be_bytes(key.try_into().map_err(|_| bad())?);
+        if v.len() != CARD_LEN || v[0] != CARD_V1 {
+            return Err(bad());
+        }
+        let u32_at = |i: usize| u32::from_be_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]);
+        let u64_at = |i: usize| u64::from_be_bytes(v[i..i + 8].try_into().unwrap_or([0; 8]));
+        Ok(Card {
+            id,
+            digest: u128::from_be_bytes(v[1..17].try_into().map_err(|_| bad())?),
+            entry: Entry {
+                card_id: id,
+                holder: u32::try_from(u64_at(17)).map_err(|_| bad())?,
+                status: CardStatus::from_code(v[25]).ok_or_else(bad)?,
+                valid_from: u32_at(26),
+                valid_until: u32_at(30),
+            },
+            issued_at: u64_at(34),
+        })
+    }
+}
+
+/// What an operator sees about a card: never the number.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CardView {
+    /// Card id.
+    pub id: u64,
+    /// Cardholder id.
+    pub holder: u64,
+    /// Status.
+    pub status: CardStatus,
+    /// Valid from (Unix seconds).
+    pub valid_from: u32,
+    /// Valid until (Unix seconds), if it expires.
+    pub valid_until: Option<u32>,
+    /// Issued (RFC 3339).
+    pub issued_at: String,
+}
+
+impl From<&Card> for CardView {
+    fn from(c: &Card) -> Self {
+        CardView {
+            id: c.id,
+            holder: u64::from(c.entry.holder),
+            status: c.entry.status,
+            valid_from: c.entry.valid_from,
+            valid_until: (c.entry.valid_until != 0).then_some(c.entry.valid_until),
+            issued_at: crate::clock::rfc3339(c.issued_at),
+        }
+    }
+}
+
+/// A card operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CardError {
+    /// No such card.
+    #[error("no card with id {0}")]
+    NotFound(u64),
+    /// The change is not allowed from the card's current status.
+    #[error("card {id} is {status:?}; {action} is not possible")]
+    WrongStatus {
+        /// Card id.
+        id: u64,
+        /// Current status.
+        status: CardStatus,
+        /// What was attempted.
+        action: &'static str,
+    },
+    /// Bad request values.
+    #[error("{0}")]
+    Invalid(String),
+    /// The change is refused by policy in the card's or holder's present
+    /// state (nothing changed).
+    #[error("{0}")]
+    Refused(String),
+    /// Storage failed; nothing changed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rocksdb::Error> for CardError {
+    fn from(e: rocksdb::Error) -> Self {
+        CardError::Store(StoreError::Db(e))
+    }
+}
+
+/// Issue parameters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IssueRequest {
+    /// Cardholder id.
+    pub holder: u64,
+    /// Valid from (Unix seconds); `None` = now.
+    pub valid_from: Option<u32>,
+    /// Valid until (Unix seconds); `None` = no expiry.
+    pub valid_until: Option<u32>,
+}
+
+/// Cards: the persisted set plus the live map.
+pub struct CardBook {
+    store: Store,
+    map: Arc<CredentialMap>,
+    transform: Transform,
+    generator: Generator,
+    clock: SharedClock,
+    /// Serialises changes (read-modify-write of card records). Verification
+    /// never takes it.
+    write_lock: Mutex<u64>,
+}
+
+impl std::fmt::Debug for CardBook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardBook")
+            .field("credentials", &self.map.len())
+            .finish()
+    }
+}
+
+impl CardBook {
+    /// Loads every card from the store into a fresh map.
+    pub fn load(
+        store: Store,
+        transform: Transform,
+        clock: SharedClock,
+    ) -> Result<Self, StoreError> {
+        // Card ids are dense and never reused: the last key is the count.
+        let last = match store
+            .db()
+            .iterator_cf(store.cf(cf::CARDS), IteratorMode::End)
+            .next()
+        {
+            Some(item) => {
+                let (k, _) = item?;
+                u64::from_be_bytes(
+                    k.as_ref()
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt { what: "card" })?,
+                )
+            }
+            None => 0,
+        };
+        // Size the map once so start-up does not rehash.
+        let map = Arc::new(CredentialMap::with_capacity(last as usize));
+        // Fill it from several key ranges at once (the map is concurrent).
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4) as u64;
+        let per = last / threads + 1;
+        let results: Vec<Result<(), StoreError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (store, map) = (&store, &map);
+                    scope.spawn(move || -> Result<(), StoreError> {
+                        let mut ro = rocksdb::ReadOptions::default();
+                        ro.set_iterate_lower_bound((t * per).to_be_bytes().to_vec());
+                        ro.set_iterate_upper_bound(((t + 1) * per).to_be_bytes().to_vec());
+                        ro.fill_cache(false);
+                        for item in
+                            store
+                                .db()
+                                .iterator_cf_opt(store.cf(cf::CARDS), ro, IteratorMode::Start)
+                        {
+                            let (k, v) = item?;
+                            let card = Card::decode(&k, &v)?;
+                            map.insert(card.digest, card.entry);
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or(Err(StoreError::Corrupt { what: "card" }))
+                })
+                .collect()
+        });
+        for r in results {
+            r?;
+        }
+        let next_id = last + 1;
+        Ok(Self {
+            store,
+            map,
+            transform,
+            generator: Generator::new(),
+            clock,
+            write_lock: Mutex::new(next_id),
+        })
+    }
+
+    /// The live map.
+    pub fn map(&self) -> &Arc<CredentialMap> {
+        &self.map
+    }
+
+    /// The transform.
+    pub fn transform(&self) -> &Transform {
+        &self.transform
+    }
+
+    fn sync_write() -> WriteOptions {
+        let mut w = WriteOptions::default();
+        w.set_sync(true);
+        w
+    }
+
+    fn now_secs(&self) -> u32 {
+        (self.clock.now_micros() / 1_000_000).min(u64::from(u32::MAX)) as u32
+    }
+
+    /// Issues a holder's first card. Refused while the holder has a card in
+    /// use (active or suspended): that calls for a replacement. The access
+    /// number is returned once and not kept.
+    pub fn issue(&self, req: IssueRequest) -> Result<(Card, AccessNumber), CardError> {
+        self.make(req, false).map(|(c, n, _)| (c, n))
+    }
+
+    /// Issues a replacement: the new card and the deactivation of every
+    /// older card of the same person are one atomic RocksDB write, and the
+    /// old cards are dead in the live map before the new one is live.
+    /// Returns the new card, its number, and the ids superseded.
+    pub fn replace(&self, req: IssueRequest) -> Result<(Card, AccessNumber, Vec<u64>), CardError> {
+        self.make(req, true)
+    }
+
+    fn make(
+        &self,
+        req: IssueRequest,
+        replace: bool,
+    ) -> Result<(Card, AccessNumber, Vec<u64>), CardError> {
+        let now = self.now_secs();
+        let valid_from = req.valid_from.unwrap_or(now);
+        if let Some(until) = req.valid_until {
+            if until <= valid_from {
+                return Err(CardError::Invalid(
+                    "valid_until must be after valid_from".into(),
+                ));
+            }
+        }
+        let holder = u32::try_from(req.holder)
+            .map_err(|_| CardError::Invalid("cardholder ids stop at 4294967295".into()))?;
+        let mut next = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut older = Vec::new();
+        for id in self.card_ids_of(req.holder)? {
+            let c = self.get(id)?;
+            if matches!(c.entry.status, CardStatus::Active | CardStatus::Suspended) {
+                older.push(c);
+            }
+        }
+        if !replace && !older.is_empty() {
+            return Err(CardError::Invalid(format!(
+                "holder {} already has card {} in use; issue a replacement instead",
+                req.holder, older[0].id
+            )));
+        }
+        // A replacement stands in for a working card: it must never lift a
+        // suspension or a revocation, nor serve as a first card.
+        if replace {
+            if let Some(s) = older
+                .iter()
+                .find(|c| c.entry.status == CardStatus::Suspended)
+            {
+                return Err(CardError::Refused(format!(
+                    "card {} of holder {} is suspended; a replacement would lift the suspension (the security office resumes or revokes it first)",
+                    s.id, req.holder
+                )));
+            }
+            if older.is_empty() {
+                return Err(CardError::Refused(format!(
+                    "holder {} has no card in use to replace (none issued, or revoked); the security office issues a first card",
+                    req.holder
+                )));
+            }
+        }
+        // 128 random bits do not collide in practice; if they ever did, the
+        // new card must not shadow an existing one.
+        let (number, digest) = loop {
+            let n = self.generator.next_number();
+            let d = self.transform.digest(&n);
+            if !self.map.contains(d) {
+                break (n, d);
+            }
+        };
+        let card = Card {
+            id: *next,
+            digest,
+            entry: Entry {
+                card_id: *next,
+                holder,
+                valid_from,
+                valid_until: req.valid_until.unwrap_or(0),
+                status: CardStatus::Active,
+            },
+            issued_at: self.clock.now_micros(),
+        };
+        let mut batch = WriteBatch::default();
+        for old in older.iter_mut() {
+            old.entry.status = CardStatus::Superseded;
+            batch.put_cf(self.store.cf(cf::CARDS), old.id.to_be_bytes(), old.encode());
+        }
+        batch.put_cf(
+            self.store.cf(cf::CARDS),
+            card.id.to_be_bytes(),
+            card.encode(),
+        );
+        let mut index = [0u8; 16];
+        index[..8].copy_from_slice(&req.holder.to_be_bytes());
+        index[8..].copy_from_slice(&card.id.to_be_bytes());
+        batch.put_cf(self.store.cf(cf::HOLDER_CARDS), index, []);
+        self.store.db().write_opt(batch, &Self::sync_write())?;
+        for old in &older {
+            self.map.insert(old.digest, old.entry);
+        }
+        self.map.insert(card.digest, card.entry);
+        *next += 1;
+        Ok((card, number, older.iter().map(|c| c.id).collect()))
+    }
+
+    /// Ids of a holder's cards, oldest first, from the on-disk index (kept
+    /// out of memory: it is read only when issuing).
+    fn card_ids_of(&self, holder: u64) -> Result<Vec<u64>, CardError> {
+        let prefix = holder.to_be_bytes();
+        let mut ids = Vec::new();
+        for item in self.store.db().iterator_cf(
+            self.store.cf(cf::HOLDER_CARDS),
+            rocksdb::IteratorMode::From(&prefix, rocksdb::Direction::Forward),
+        ) {
+            let (k, _) = item?;
+            if k.len() != 16 || k[..8] != prefix {
+                break;
+            }
+            ids.push(u64::from_be_bytes(k[8..16].try_into().unwrap_or([0; 8])));
+        }
+        Ok(ids)
+    }
+
+    /// Every card of a holder.
+    pub fn of_holder(&self, holder: u64) -> Result<Vec<Card>, CardError> {
+        self.card_ids_of(holder)?
+            .into_iter()
+            .map(|id| self.get(id))
+            .collect()
+    }
+
+    /// Suspends an active card.
+    pub fn suspend(&self, id: u64) -> Result<Card, CardError> {
+        self.change(id, "suspend", |c| {
+            (c.entry.status == CardStatus::Active).then(|| c.entry.status = CardStatus::Suspended)
+        })
+    }
+
+    /// Resumes a suspended card.
+    pub fn resume(&self, id: u64) -> Result<Card, CardError> {
+        self.change(id, "resume", |c| {
+            (c.entry.status == CardStatus::Suspended).then(|| c.entry.status = CardStatus::Active)
+        })
+    }
+
+    /// Sets or clears the expiry (Unix seconds, exclusive).
+    pub fn set_expiry(&self, id: u64, valid_until: Option<u32>) -> Result<Card, CardError> {
+        if let Some(u) = valid_until {
+            let c = self.get(id)?;
+            if u <= c.entry.valid_from {
+                return Err(CardError::Invalid(
+                    "valid_until must be after valid_from".into(),
+                ));
+            }
+        }
+        self.change(id, "set expiry", |c| {
+            (!matches!(c.entry.status, CardStatus::Revoked | CardStatus::Superseded))
+                .then(|| c.entry.valid_until = valid_until.unwrap_or(0))
+        })
+    }
+
+    fn change(
+        &self,
+        id: u64,
+        action: &'static str,
+        apply: impl FnOnce(&mut Card) -> Option<()>,
+    ) -> Result<Card, CardError> {
+        let _g = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut card = self.get(id)?;
+        let status = card.entry.status;
+        if apply(&mut card).is_none() {
+            return Err(CardError::WrongStatus { id, status, action });
+        }
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.store.cf(cf::CARDS), id.to_be_bytes(), card.encode());
+        self.store.db().write_opt(batch, &Self::sync_write())?;
+        self.map.insert(card.digest, card.entry);
+        Ok(card)
+    }
+
+    /// Reads a card.
+    pub fn get(&self, id: u64) -> Result<Card, CardError> {
+        let v = self
+            .store
+            .db()
+            .get_pinned_cf(self.store.cf(cf::CARDS), id.to_be_bytes())?
+            .ok_or(CardError::NotFound(id))?;
+        Ok(Card::decode(&id.to_be_bytes(), &v)?)
+    }
+
+    /// Revokes a card for good.
+    pub fn revoke(&self, id: u64) -> Result<Card, CardError> {
+        self.change(id, "revoke", |c| {
+            (c.entry.status != CardStatus::Revoked).then(|| c.entry.status = CardStatus::Revoked)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_encoding_round_trips_and_rejects_garbage() {
+        let c = Card {
+            id: 9,
+            digest: 0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10,
+            entry: Entry {
+                card_id: 9,
+                holder: 77,
+                valid_from: 5,
+                valid_until: 6,
+                status: CardStatus::Suspended,
+            },
+            issued_at: 1234,
+        };
+        let bytes = c.encode();
+        assert_eq!(Card::decode(&9u64.to_be_bytes(), &bytes).unwrap(), c);
+        assert!(Card::decode(&9u64.to_be_bytes(), &bytes[1..]).is_err());
+        assert!(Card::decode(b"short", &bytes).is_err());
+        let mut bad = bytes;
+        bad[25] = 99;
+        assert!(Card::decode(&9u64.to_be_bytes(), &bad).is_err());
+    }
+}

@@ -1,0 +1,312 @@
+//! The reader listener: TLS 1.3 with client certificates, protocol v1.
+//!
+//! One task per connection. Each round reads what the socket has, decodes
+//! every whole frame, decides each VERIFY from the map, queues the decision
+//! records in one journal append, waits for their group commit, and writes
+//! every answer of the round in one TLS write. Pipelined requests therefore
+//! cost one journal hand-off, one commit wait and one write per round, not
+//! per request.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::time::timeout;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+
+use crate::app::shared::Core;
+use crate::config::ms;
+use crate::pki::identity::{self, Role};
+use crate::protocol::Reason;
+use crate::protocol::{ErrorCode, Frame, FrameError, VERSION};
+use crate::records::readers::Reader;
+use crate::server::listener::{accept_loop, Pending};
+use crate::server::tls::failure_reason;
+use crate::store::journal::Record;
+
+/// Bytes read from the socket per round, at most.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Accepts reader connections until `stop` turns true, within the bounds
+/// of the reader [`Gate`] (see [`crate::server::listener`]).
+pub async fn run(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    core: Arc<Core>,
+    stop: watch::Receiver<bool>,
+) {
+    let gate = core.gates.reader.clone();
+    let metrics = core.metrics.clone();
+    let conn_stop = stop.clone();
+    accept_loop(listener, gate, metrics, stop, move |a| {
+        connection(a, acceptor.clone(), core.clone(), conn_stop.clone())
+    })
+    .await
+}
+
+/// Decrements the connection gauge when the connection ends, however it ends.
+struct Open(Arc<Core>);
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.metrics.connections.decrement(1.0);
+    }
+}
+
+async fn connection(
+    p: Pending,
+    acceptor: TlsAcceptor,
+    core: Arc<Core>,
+    stop: watch::Receiver<bool>,
+) {
+    let Pending { tcp, guard, .. } = p;
+    let _ = tcp.set_nodelay(true);
+    let cfg = &core.config.reader;
+    let mut tls = match timeout(ms(cfg.handshake_timeout_ms), acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            let reason = failure_reason(&e);
+            core.metrics.tls_failure(false, reason).increment(1);
+            tracing::debug!(reason, "reader TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            core.metrics.tls_failure(false, "timeout").increment(1);
+            return;
+        }
+    };
+    let id = match identity::from_peer_certificates(tls.get_ref().1.peer_certificates()) {
+        Ok(id) => id,
+        Err(e) => {
+            core.metrics
+                .tls_failure(false, "bad_certificate")
+                .increment(1);
+            tracing::info!(error = %e, "reader certificate carries no identity");
+            return;
+        }
+    };
+    if id.role != Role::Reader {
+        tracing::warn!(role = %id.role, "non-reader certificate on the reader port refused");
+        refuse(&mut tls, &core, ErrorCode::RoleNotPermitted).await;
+        return;
+    }
+    let Some(reader) = core.readers.by_name(&id.name) else {
+        tracing::warn!(reader = %id.name, "unregistered reader refused");
+        refuse(&mut tls, &core, ErrorCode::ReaderNotRegistered).await;
+        return;
+    };
+    // Authenticated and registered: no longer pending; a session slot now,
+    // or a refusal if the listener is full.
+    drop(guard);
+    let Some(_slot) = core.gates.reader.enter() else {
+        tracing::warn!(reader = %id.name, "reader refused: listener at max_connections");
+        refuse(&mut tls, &core, ErrorCode::AtCapacity).await;
+        return;
+    };
+    core.metrics.connections.increment(1.0);
+    core.metrics.connections_total.increment(1);
+    let _open = Open(core.clone());
+    Session {
+        core: core.clone(),
+        reader,
+        stop,
+    }
+    .run(&mut tls)
+    .await;
+}
+
+async fn refuse(tls: &mut TlsStream<TcpStream>, core: &Core, code: ErrorCode) {
+    core.metrics.frame_rejected(code).increment(1);
+    let mut out = Vec::with_capacity(8);
+    Frame::Error {
+        request_id: 0,
+        code,
+    }
+    .encode(&mut out);
+    let w = ms(core.config.reader.write_timeout_ms);
+    let _ = timeout(w, async {
+        tls.write_all(&out).await?;
+        tls.shutdown().await
+    })
+    .await;
+}
+
+struct Session {
+    core: Arc<Core>,
+    reader: Reader,
+    stop: watch::Receiver<bool>,
+}
+
+impl Session {
+    async fn run(mut self, tls: &mut TlsStream<TcpStream>) {
+        let core = self.core.clone();
+        let cfg = &core.config.reader;
+        let max_frame = cfg.max_frame;
+        let max_in_flight = cfg.max_in_flight;
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+        let mut records: Vec<Record> = Vec::with_capacity(64);
+        let mut hello = false;
+        loop {
+            // Read.
+            let wait = ms(if hello {
+                cfg.idle_timeout_ms
+            } else {
+                cfg.handshake_timeout_ms
+            });
+            buf.reserve(READ_CHUNK);
+            let mut fatal: Option<ErrorCode> = None;
+            let mut closing = false;
+            tokio::select! {
+                biased;
+                _ = crate::server::shutdown::stopped(&mut self.stop) => {
+                    fatal = Some(ErrorCode::ShuttingDown);
+                }
+                r = timeout(wait, tls.read_buf(&mut buf)) => match r {
+                    Err(_) => fatal = Some(ErrorCode::IdleTimeout),
+                    Ok(Err(_)) => return,
+                    Ok(Ok(0)) => {
+                        // End of stream. A partial frame left behind is a
+                        // truncated frame; otherwise a clean close.
+                        if buf.is_empty() {
+                            closing = true;
+                        } else {
+                            fatal = Some(ErrorCode::MalformedFrame);
+                        }
+                    }
+                    Ok(Ok(_)) => {}
+                }
+            }
+            let started = Instant::now();
+
+            // Decode and decide every whole frame buffered.
+            let now = core.now_secs();
+            let mut requests = 0usize;
+            let mut verifies = 0usize;
+            let mut at = 0usize;
+            while fatal.is_none() {
+                let frame = match Frame::decode(&buf[at..], max_frame) {
+                    Ok((f, n)) => {
+                        at += n;
+                        f
+                    }
+                    Err(FrameError::Incomplete) => break,
+                    Err(e) => {
+                        fatal = Some(e.error_code());
+                        break;
+                    }
+                };
+                if !hello {
+                    match frame {
+                        Frame::Hello {
+                            min_version,
+                            max_version,
+                        } if min_version <= VERSION && VERSION <= max_version => {
+                            hello = true;
+                            Frame::HelloOk {
+                                version: VERSION,
+                                max_frame: max_frame as u16,
+                                max_in_flight: max_in_flight as u16,
+                            }
+                            .encode(&mut out);
+                        }
+                        Frame::Hello { .. } => fatal = Some(ErrorCode::UnsupportedVersion),
+                        _ => fatal = Some(ErrorCode::UnexpectedFrame),
+                    }
+                    continue;
+                }
+                requests += 1;
+                if requests > max_in_flight {
+                    fatal = Some(ErrorCode::TooManyInFlight);
+                    break;
+                }
+                match frame {
+                    Frame::Verify(req) => {
+                        if !core.readers.permits(self.reader.id, req.door) {
+                            core.metrics
+                                .frame_rejected(ErrorCode::DoorNotAssigned)
+                                .increment(1);
+                            Frame::Error {
+                                request_id: req.request_id,
+                                code: ErrorCode::DoorNotAssigned,
+                            }
+                            .encode(&mut out);
+                            continue;
+                        }
+                        let v = core.decide(&req.credential, req.door, now);
+                        let decision = v.reason.decision();
+                        core.metrics.verification(v.reason).increment(1);
+                        if v.reason == Reason::Superseded {
+                            core.metrics.superseded_presented.increment(1);
+                        }
+                        records.push(Record {
+                            reader: self.reader.id,
+                            door: req.door,
+                            card: v.card,
+                            tag: v.tag,
+                            decision,
+                            reason: v.reason,
+                        });
+                        verifies += 1;
+                        Frame::VerifyResult {
+                            request_id: req.request_id,
+                            decision,
+                            reason: v.reason,
+                        }
+                        .encode(&mut out);
+                    }
+                    Frame::Ping { request_id } => {
+                        Frame::Pong { request_id }.encode(&mut out);
+                    }
+                    // A second HELLO, or a frame only the appliance sends.
+                    _ => fatal = Some(ErrorCode::UnexpectedFrame),
+                }
+            }
+            buf.advance(at);
+
+            // Journal, then answer: nothing is answered before its record is
+            // in the WAL.
+            if !records.is_empty() {
+                let journaled = match core.journal.append_wait(&records).await {
+                    Ok(seq) => core.journal.wait_committed(seq).await.is_ok(),
+                    Err(_) => false,
+                };
+                if !journaled {
+                    out.clear();
+                    fatal = Some(ErrorCode::Internal);
+                } else {
+                    let secs = started.elapsed().as_secs_f64();
+                    core.metrics.verify_seconds.record_many(secs, verifies);
+                }
+                records.clear();
+            }
+            if let Some(code) = fatal {
+                core.metrics.frame_rejected(code).increment(1);
+                Frame::Error {
+                    request_id: 0,
+                    code,
+                }
+                .encode(&mut out);
+                tracing::debug!(reader = %self.reader.name, code = code.as_str(), "closing reader connection");
+            }
+            if !out.is_empty() {
+                let w = timeout(ms(cfg.write_timeout_ms), async {
+                    tls.write_all(&out).await?;
+                    tls.flush().await
+                })
+                .await;
+                out.clear();
+                if !matches!(w, Ok(Ok(()))) {
+                    return;
+                }
+            }
+            if fatal.is_some() || closing {
+                let _ = timeout(ms(cfg.write_timeout_ms), tls.shutdown()).await;
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The appliance's TLS server configuration: TLS 1.3 only, a client
+//! certificate from the appliance CA required on every listener that serves
+//! people or readers.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::server::WebPkiClientVerifier;
+use rustls::ServerConfig;
+
+pub use crate::protocol::tls::{load_certs, load_key, TlsError};
+use crate::protocol::tls::{provider, roots};
+
+/// Server configuration: TLS 1.3 only, client certificate required and
+/// verified against `ca`.
+pub fn server_config(ca: &Path, cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    let provider = provider();
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider.clone())
+            .build()?;
+    let mut cfg = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(load_certs(cert)?, load_key(key)?)?;
+    cfg.alpn_protocols = vec![];
+    Ok(Arc::new(cfg))
+}
+
+/// A fixed label for why a handshake failed (never peer-supplied text).
+pub fn failure_reason(e: &io::Error) -> &'static str {
+    use rustls::{CertificateError, Error as E};
+    if e.kind() == io::ErrorKind::TimedOut {
+        return "timeout";
+    }
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<E>()) {
+        Some(E::NoCertificatesPresented) => "no_certificate",
+        Some(E::InvalidCertificate(CertificateError::UnknownIssuer)) => "unknown_ca",
+        Some(E::InvalidCertificate(_)) => "bad_certificate",
+        Some(E::PeerIncompatible(_)) => "incompatible",
+        Some(_) => "protocol",
+        None => "io",
+    }
+}

@@ -1,0 +1,593 @@
+//! The load generator: real mTLS reader connections against a running
+//! appliance on loopback, closed-loop (as fast as answers come) or open-loop
+//! (a fixed offered rate, latency measured from each request's intended send
+//! time so queueing is not hidden). Every answer is checked.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use hdrhistogram::Histogram;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::client::{AdminClient, ClientError, ReaderClient};
+use crate::crypto::numbers::{AccessNumber, Generator};
+use crate::pki::identity::Role;
+use crate::pki::PkiDir;
+use crate::protocol::Reason;
+use crate::protocol::{Credential, Frame, FrameError, VerifyRequest};
+
+/// The reader identity the load generator connects as.
+pub const LOAD_READER: &str = "load-reader";
+/// Doors registered to it.
+pub const LOAD_DOORS: u32 = 16;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Reader listener (must be loopback).
+    pub addr: SocketAddr,
+    /// Admin listener (must be loopback), for set-up.
+    pub admin: SocketAddr,
+    /// Dev PKI directory.
+    pub certs: PathBuf,
+    /// Reader connections.
+    pub connections: usize,
+    /// Requests in flight per connection.
+    pub depth: usize,
+    /// Measured duration (zero: connect only, the reconnect storm).
+    pub duration: Duration,
+    /// Open loop: total offered verifications per second.
+    pub rate: Option<f64>,
+    /// Share of requests for known cards (the rest are random numbers).
+    pub known_fraction: f64,
+    /// Cards to issue for the run (ignored with `numbers`).
+    pub cards: usize,
+    /// Use these access numbers as the known cards instead of issuing.
+    pub numbers: Option<Vec<AccessNumber>>,
+    /// Print a progress line every second.
+    pub progress: bool,
+}
+
+/// What happened.
+#[derive(Debug, Clone, Default)]
+pub struct LoadReport {
+    /// Connections admitted.
+    pub connected: usize,
+    /// Connections that failed to connect.
+    pub connect_failures: usize,
+    /// Seconds from the first connect until every connection was admitted
+    /// and had its first answer.
+    pub connect_secs: f64,
+    /// Answers received in the measured phase.
+    pub answered: u64,
+    /// Answers whose decision was not the expected one.
+    pub wrong: u64,
+    /// ERROR frames or broken connections.
+    pub errors: u64,
+    /// Measured seconds.
+    pub elapsed: f64,
+    /// Latency percentiles in microseconds: p50, p99, p99.9, max.
+    pub p50_us: f64,
+    /// p99.
+    pub p99_us: f64,
+    /// p99.9.
+    pub p999_us: f64,
+    /// Maximum.
+    pub max_us: f64,
+}
+
+impl LoadReport {
+    /// Answers per second.
+    pub fn throughput(&self) -> f64 {
+        if self.elapsed > 0.0 {
+            self.answered as f64 / self.elapsed
+        } else {
+            0.0
+        }
+    }
+
+    /// One line, `key=value`, for scripts.
+    pub fn result_line(&self, opts: &LoadOptions) -> String {
+        format!(
+            "RESULT mode={} connections={} depth={} connected={} connect_s={:.3} answered={} rps={:.0} p50_us={:.1} p99_us={:.1} p999_us={:.1} max_us={:.1} wrong={} errors={}",
+            if opts.rate.is_some() { "open" } else { "closed" },
+            opts.connections,
+            opts.depth,
+            self.connected,
+            self.connect_secs,
+            self.answered,
+            self.throughput(),
+            self.p50_us,
+            self.p99_us,
+            self.p999_us,
+            self.max_us,
+            self.wrong,
+            self.errors
+        )
+    }
+}
+
+/// Why a load run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Load is only ever sent to loopback.
+    #[error("load tests only target loopback addresses (127.0.0.0/8, ::1); {0} is not")]
+    NotLoopback(SocketAddr),
+    /// Set-up failed.
+    #[error("set-up: {0}")]
+    Setup(String),
+    /// Bad options.
+    #[error("{0}")]
+    Options(String),
+}
+
+/// Runs a load test.
+pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
+    for a in [opts.addr, opts.admin] {
+        if !a.ip().is_loopback() {
+            return Err(LoadError::NotLoopback(a));
+        }
+    }
+    if opts.connections == 0 || opts.depth == 0 || opts.depth > 65_535 {
+        return Err(LoadError::Options(
+            "connections must be at least 1 and depth between 1 and 65535".into(),
+        ));
+    }
+    if opts.duration > Duration::from_secs(3600) {
+        return Err(LoadError::Options("duration is at most one hour".into()));
+    }
+    let pki = PkiDir::new(&opts.certs);
+    let reader = pki.client(Role::Reader, LOAD_READER);
+    if !reader.cert.exists() {
+        pki.issue(Role::Reader, LOAD_READER)
+            .map_err(|e| LoadError::Setup(e.to_string()))?;
+    }
+    let admin_id = pki.client(Role::SecurityOffice, "admin");
+    let admin_tls =
+        crate::protocol::tls::client_config(&pki.ca_cert(), &admin_id.cert, &admin_id.key)
+            .map_err(|e| LoadError::Setup(format!("security-office certificate: {e}")))?;
+    let admin = AdminClient::new(opts.admin, admin_tls);
+    let doors: Vec<u32> = (1..=LOAD_DOORS).collect();
+    let (s, v) = admin
+        .request(
+            "PUT",
+            &format!("/v1/readers/{LOAD_READER}"),
+            Some(&json!({ "doors": doors })),
+        )
+        .await
+        .map_err(|e| LoadError::Setup(e.to_string()))?;
+    if s != 200 {
+        return Err(LoadError::Setup(format!(
+            "registering the load reader: {v}"
+        )));
+    }
+    let known = match &opts.numbers {
+        Some(n) if !n.is_empty() => Arc::new(n.clone()),
+        _ => Arc::new(issue_cards(&admin, opts.cards.max(1)).await?),
+    };
+
+    let mut reader_tls =
+        (*crate::protocol::tls::client_config(&pki.ca_cert(), &reader.cert, &reader.key)
+            .map_err(|e| LoadError::Setup(e.to_string()))?)
+        .clone();
+    // Every connection makes a full handshake, as after a campus-wide
+    // power cut.
+    reader_tls.resumption = rustls::client::Resumption::disabled();
+    let reader_tls = Arc::new(reader_tls);
+
+    // Connect everything at once.
+    let started = Instant::now();
+    let mut joins = Vec::with_capacity(opts.connections);
+    for _ in 0..opts.connections {
+        let tls = reader_tls.clone();
+        let addr = opts.addr;
+        joins.push(tokio::spawn(async move {
+            let mut c = ReaderClient::connect(addr, tls).await?;
+            c.send(&Frame::Ping { request_id: 0 }).await?;
+            match c.recv().await? {
+                Some(Frame::Pong { .. }) => Ok(c),
+                Some(f) => Err(ClientError::Unexpected(f)),
+                None => Err(ClientError::Closed),
+            }
+        }));
+    }
+    let mut conns = Vec::with_capacity(opts.connections);
+    let mut report = LoadReport::default();
+    let mut first_error = None;
+    for j in joins {
+        match j.await {
+            Ok(Ok(c)) => conns.push(c),
+            Ok(Err(e)) => {
+                report.connect_failures += 1;
+                first_error.get_or_insert(e.to_string());
+            }
+            Err(e) => {
+                report.connect_failures += 1;
+                first_error.get_or_insert(e.to_string());
+            }
+        }
+    }
+    report.connect_secs = started.elapsed().as_secs_f64();
+    report.connected = conns.len();
+    if let Some(e) = first_error {
+        tracing::warn!(failures = report.connect_failures, first = %e, "some connections failed");
+    }
+    if opts.duration.is_zero() || conns.is_empty() {
+        return Ok(report);
+    }
+
+    // Measured phase.
+    let counters = Arc::new(Counters::default());
+    let start = Instant::now() + Duration::from_millis(50);
+    let deadline = start + opts.duration;
+    let progress = if opts.progress {
+        let c = counters.clone();
+        Some(tokio::spawn(async move {
+            let mut last = 0;
+            let mut t = tokio::time::interval(Duration::from_secs(1));
+            t.tick().await;
+            loop {
+                t.tick().await;
+                let now = c.answered.load(Ordering::Relaxed);
+                eprintln!(
+                    "  {:>5.1}s answered {:>10}  {:>9}/s  wrong {}  errors {}",
+                    start.elapsed().as_secs_f64(),
+                    now,
+                    now - last,
+                    c.wrong.load(Ordering::Relaxed),
+                    c.errors.load(Ordering::Relaxed)
+                );
+                last = now;
+            }
+        }))
+    } else {
+        None
+    };
+    // Open loop: one pacer thread hands out send times with sub-millisecond
+    // precision (the async timer wheel ticks in milliseconds, which would add
+    // up to a millisecond of the generator's own lateness to every request).
+    let mut pacer_rx: Vec<Option<mpsc::UnboundedReceiver<Instant>>> =
+        (0..conns.len()).map(|_| None).collect();
+    let pacer = opts.rate.map(|rate| {
+        let mut txs = Vec::with_capacity(conns.len());
+        for slot in pacer_rx.iter_mut() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            txs.push(tx);
+            *slot = Some(rx);
+        }
+        std::thread::spawn(move || pace(txs, rate, start, deadline))
+    });
+    let mut tasks = Vec::with_capacity(conns.len());
+    for ((i, c), rx) in conns.into_iter().enumerate().zip(pacer_rx) {
+        let w = Worker {
+            known: known.clone(),
+            known_fraction: opts.known_fraction,
+            depth: opts.depth,
+            rng: 0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
+            counters: counters.clone(),
+            conn_index: i,
+        };
+        tasks.push(tokio::spawn(w.run(c, start, deadline, rx)));
+    }
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).expect("bounds");
+    for t in tasks {
+        if let Ok(h) = t.await {
+            let _ = hist.add(&h);
+        }
+    }
+    if let Some(p) = progress {
+        p.abort();
+    }
+    if let Some(p) = pacer {
+        let _ = p.join();
+    }
+    report.elapsed = opts.duration.as_secs_f64();
+    report.answered = counters.answered.load(Ordering::Relaxed);
+    report.wrong = counters.wrong.load(Ordering::Relaxed);
+    report.errors = counters.errors.load(Ordering::Relaxed);
+    let us = |ns: u64| ns as f64 / 1000.0;
+    report.p50_us = us(hist.value_at_quantile(0.50));
+    report.p99_us = us(hist.value_at_quantile(0.99));
+    report.p999_us = us(hist.value_at_quantile(0.999));
+    report.max_us = us(hist.max());
+    Ok(report)
+}
+
+/// Issues `n` cards through the admin API, 16 requests at a time: each to
+/// its own generated test cardholder holding a `loadgen` level for the load
+/// reader's doors (added to the existing access definitions).
+pub async fn issue_cards(admin: &AdminClient, n: usize) -> Result<Vec<AccessNumber>, LoadError> {
+    let setup = |e: crate::client::AdminError| LoadError::Setup(e.to_string());
+    let (s, mut defs) = admin
+        .request("GET", "/v1/access", None)
+        .await
+        .map_err(setup)?;
+    if s != 200 {
+        return Err(LoadError::Setup(format!(
+            "reading access definitions: {defs}"
+        )));
+    }
+    defs["door_groups"]["loadgen"] = json!((1..=LOAD_DOORS).collect::<Vec<u32>>());
+    defs["levels"]["loadgen"] = json!({ "door_group": "loadgen" });
+    let (s, v) = admin
+        .request("PUT", "/v1/access", Some(&defs))
+        .await
+        .map_err(setup)?;
+    if s != 200 {
+        return Err(LoadError::Setup(format!("adding the loadgen level: {v}")));
+    }
+    let workers = 16.min(n);
+    let mut joins = Vec::new();
+    for w in 0..workers {
+        let admin = admin.clone();
+        let count = n / workers + usize::from(w < n % workers);
+        joins.push(tokio::spawn(async move {
+            let mut out = Vec::with_capacity(count);
+            for i in 0..count {
+                let person = json!({
+                    "id_number": format!("LG{w:02}{i:08}"),
+                    "last_name": "Loadgen",
+                    "first_name": "Test",
+                    "status": "registered",
+                    "department": "Load Testing",
+                    "affiliation": "student"
+                });
+                let step = |what: &str, s: u16, v: &serde_json::Value, want: u16| {
+                    if s == want {
+                        Ok(())
+                    } else {
+                        Err(format!("{what}: HTTP {s}: {v}"))
+                    }
+                };
+                let (s, v) = admin
+                    .request("POST", "/v1/holders", Some(&person))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                step("creating a test cardholder", s, &v, 201)?;
+                let holder = v["id"].as_u64().unwrap_or(0);
+                let (s, v) = admin
+                    .request(
+                        "PUT",
+                        &format!("/v1/holders/{holder}/levels"),
+                        Some(&json!({ "levels": ["loadgen"] })),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                step("assigning the loadgen level", s, &v, 200)?;
+                let (s, v) = admin
+                    .request("POST", "/v1/cards", Some(&json!({ "holder": holder })))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                step("issuing a card", s, &v, 201)?;
+                let n: AccessNumber = v["access_number"]
+                    .as_str()
+                    .unwrap_or("")
+                    .parse()
+                    .map_err(|e: crate::crypto::numbers::BadAccessNumber| e.to_string())?;
+                out.push(n);
+            }
+            Ok::<_, String>(out)
+        }));
+    }
+    let mut all = Vec::with_capacity(n);
+    for j in joins {
+        all.extend(
+            j.await
+                .map_err(|e| LoadError::Setup(e.to_string()))?
+                .map_err(LoadError::Setup)?,
+        );
+    }
+    Ok(all)
+}
+
+#[derive(Default)]
+struct Counters {
+    answered: AtomicU64,
+    wrong: AtomicU64,
+    errors: AtomicU64,
+}
+
+struct Worker {
+    known: Arc<Vec<AccessNumber>>,
+    known_fraction: f64,
+    depth: usize,
+    rng: u64,
+    counters: Arc<Counters>,
+    conn_index: usize,
+}
+
+struct Slot {
+    busy: bool,
+    intended: Instant,
+    expect: Reason,
+}
+
+impl Worker {
+    fn next_rand(&mut self) -> u64 {
+        // xorshift64*: cheap, and the load pattern need not be secret.
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Encodes one request into `out` for slot `i`.
+    fn request(&mut self, i: usize, slots: &mut [Slot], intended: Instant, out: &mut Vec<u8>) {
+        let r = self.next_rand();
+        let known = (r % 10_000) as f64 / 10_000.0 < self.known_fraction;
+        let (number, expect) = if known {
+            let k = self.known[(r >> 20) as usize % self.known.len()];
+            (k.0, Reason::Granted)
+        } else {
+            let mut n = [0u8; 16];
+            n[..8].copy_from_slice(&self.next_rand().to_be_bytes());
+            n[8..].copy_from_slice(&self.next_rand().to_be_bytes());
+            (n, Reason::Unknown)
+        };
+        slots[i] = Slot {
+            busy: true,
+            intended,
+            expect,
+        };
+        Frame::Verify(VerifyRequest {
+            request_id: i as u32,
+            door: 1 + (self.conn_index as u32 + i as u32) % LOAD_DOORS,
+            credential: Credential::Random128(number),
+        })
+        .encode(out);
+    }
+
+    async fn run(
+        mut self,
+        client: ReaderClient,
+        start: Instant,
+        deadline: Instant,
+        mut pacer: Option<mpsc::UnboundedReceiver<Instant>>,
+    ) -> Histogram<u64> {
+        let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).expect("bounds");
+        let mut tls = client.into_stream();
+        let mut slots: Vec<Slot> = (0..self.depth)
+            .map(|_| Slot {
+                busy: false,
+                intended: start,
+                expect: Reason::Unknown,
+            })
+            .collect();
+        let mut free: Vec<usize> = (0..self.depth).rev().collect();
+        // Open loop: send times that found the pipeline full wait here,
+        // keeping their intended time, so waiting counts as latency.
+        let mut backlog: VecDeque<Instant> = VecDeque::new();
+        let open = pacer.is_some();
+        let mut pacer_done = !open;
+        let mut buf = BytesMut::with_capacity(16 * 1024);
+        let mut out = Vec::with_capacity(64 * self.depth);
+        tokio::time::sleep_until(start.into()).await;
+        if !open {
+            // Closed loop: fill the pipeline.
+            while let Some(i) = free.pop() {
+                self.request(i, &mut slots, Instant::now(), &mut out);
+            }
+        }
+        let give_up = deadline + Duration::from_secs(10);
+        loop {
+            while !backlog.is_empty() && !free.is_empty() {
+                let (Some(t), Some(i)) = (backlog.pop_front(), free.pop()) else {
+                    break;
+                };
+                self.request(i, &mut slots, t, &mut out);
+            }
+            if !out.is_empty() {
+                if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {
+                    self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                out.clear();
+            }
+            let in_flight = self.depth - free.len();
+            if in_flight == 0
+                && backlog.is_empty()
+                && (pacer_done && (open || Instant::now() >= deadline))
+            {
+                break;
+            }
+            buf.reserve(8192);
+            tokio::select! {
+                t = async { match pacer.as_mut() { Some(p) => p.recv().await, None => None } }, if !pacer_done => {
+                    match t {
+                        Some(t) => backlog.push_back(t),
+                        None => pacer_done = true,
+                    }
+                }
+                r = tls.read_buf(&mut buf) => {
+                    match r {
+                        Ok(0) | Err(_) => {
+                            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        Ok(_) => {}
+                    }
+                    let now = Instant::now();
+                    loop {
+                        match Frame::decode(&buf, usize::from(u16::MAX)) {
+                            Ok((f, n)) => {
+                                buf.advance(n);
+                                match f {
+                                    Frame::VerifyResult { request_id, reason, .. } => {
+                                        let i = request_id as usize;
+                                        let Some(slot) = slots.get_mut(i).filter(|s| s.busy) else {
+                                            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                                            continue;
+                                        };
+                                        slot.busy = false;
+                                        if slot.expect != reason {
+                                            self.counters.wrong.fetch_add(1, Ordering::Relaxed);
+                                        }
+                                        let lat = now.saturating_duration_since(slot.intended);
+                                        let _ = hist.record(lat.as_nanos().max(1) as u64);
+                                        self.counters.answered.fetch_add(1, Ordering::Relaxed);
+                                        if !open && now < deadline {
+                                            self.request(i, &mut slots, now, &mut out);
+                                        } else {
+                                            free.push(i);
+                                        }
+                                    }
+                                    _ => {
+                                        self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                                    }
+                                }
+                            }
+                            Err(FrameError::Incomplete) => break,
+                            Err(_) => {
+                                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                                return hist;
+                            }
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(give_up.into()) => {
+                    // Answers overdue by ten seconds: give up on them.
+                    self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+            }
+        }
+        hist
+    }
+}
+
+/// The open-loop pacer: hands out intended send times at `rate` per second
+/// in total, round-robin over the connections, from `start` to `deadline`.
+fn pace(txs: Vec<mpsc::UnboundedSender<Instant>>, rate: f64, start: Instant, deadline: Instant) {
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1e-3));
+    let mut next = start;
+    let mut k = 0usize;
+    while next < deadline {
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        }
+        // Hand out every send time that has come (the thread may have
+        // overslept by a few microseconds).
+        let now = Instant::now();
+        while next <= now && next < deadline {
+            let _ = txs[k % txs.len()].send(next);
+            k += 1;
+            next += interval;
+        }
+    }
+}
+
+/// Generates `n` random access numbers (for a test data set).
+pub fn random_numbers(n: usize) -> Vec<AccessNumber> {
+    let g = Generator::new();
+    (0..n).map(|_| g.next_number()).collect()
+}
