@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use portcullis::policy::decide::decide;
 use portcullis::crypto::numbers::{AccessNumber, Digest, Transform};
 use portcullis::policy::credentials::{CardStatus, CredentialMap, Entry};
+use portcullis::policy::decide::decide;
 use portcullis::policy::levels::{AccessControl, Definitions, Level, Schedule, Window};
 use portcullis::protocol::{Credential, Frame, VerifyRequest};
 use rand::{RngCore, SeedableRng};

@@ -1,7 +1,8 @@
 //! The reader listener: TLS 1.3 with client certificates, protocol v1.
 //!
-//! One task per connection. Each round reads what the socket has, decodes
-//! every whole frame, decides each VERIFY from the map, queues the decision
+//! One task per connection, framed by the shared
+//! [`crate::protocol::Connection`]. Each round reads what the socket has,
+//! decodes every whole frame, decides each VERIFY from the map, queues the decision
 //! records in one journal append, waits for their group commit, and writes
 //! every answer of the round in one TLS write. Pipelined requests therefore
 //! cost one journal hand-off, one commit wait and one write per round, not
@@ -10,8 +11,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::timeout;
@@ -22,14 +21,11 @@ use crate::app::shared::Core;
 use crate::config::ms;
 use crate::pki::identity::{self, Role};
 use crate::protocol::Reason;
-use crate::protocol::{ErrorCode, Frame, FrameError, VERSION};
+use crate::protocol::{Connection, ErrorCode, Frame, VERSION};
 use crate::records::readers::Reader;
 use crate::server::listener::{accept_loop, Pending};
 use crate::server::tls::failure_reason;
 use crate::store::journal::Record;
-
-/// Bytes read from the socket per round, at most.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// Accepts reader connections until `stop` turns true, within the bounds
 /// of the reader [`Gate`] (see [`crate::server::listener`]).
@@ -65,7 +61,7 @@ async fn connection(
     let Pending { tcp, guard, .. } = p;
     let _ = tcp.set_nodelay(true);
     let cfg = &core.config.reader;
-    let mut tls = match timeout(ms(cfg.handshake_timeout_ms), acceptor.accept(tcp)).await {
+    let tls = match timeout(ms(cfg.handshake_timeout_ms), acceptor.accept(tcp)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             let reason = failure_reason(&e);
@@ -78,7 +74,9 @@ async fn connection(
             return;
         }
     };
-    let id = match identity::from_peer_certificates(tls.get_ref().1.peer_certificates()) {
+    let peer_id = identity::from_peer_certificates(tls.get_ref().1.peer_certificates());
+    let mut conn = Connection::new(tls, cfg.max_frame);
+    let id = match peer_id {
         Ok(id) => id,
         Err(e) => {
             core.metrics
@@ -90,12 +88,12 @@ async fn connection(
     };
     if id.role != Role::Reader {
         tracing::warn!(role = %id.role, "non-reader certificate on the reader port refused");
-        refuse(&mut tls, &core, ErrorCode::RoleNotPermitted).await;
+        refuse(&mut conn, &core, ErrorCode::RoleNotPermitted).await;
         return;
     }
     let Some(reader) = core.readers.by_name(&id.name) else {
         tracing::warn!(reader = %id.name, "unregistered reader refused");
-        refuse(&mut tls, &core, ErrorCode::ReaderNotRegistered).await;
+        refuse(&mut conn, &core, ErrorCode::ReaderNotRegistered).await;
         return;
     };
     // Authenticated and registered: no longer pending; a session slot now,
@@ -103,7 +101,7 @@ async fn connection(
     drop(guard);
     let Some(_slot) = core.gates.reader.enter() else {
         tracing::warn!(reader = %id.name, "reader refused: listener at max_connections");
-        refuse(&mut tls, &core, ErrorCode::AtCapacity).await;
+        refuse(&mut conn, &core, ErrorCode::AtCapacity).await;
         return;
     };
     core.metrics.connections.increment(1.0);
@@ -114,22 +112,20 @@ async fn connection(
         reader,
         stop,
     }
-    .run(&mut tls)
+    .run(&mut conn)
     .await;
 }
 
-async fn refuse(tls: &mut TlsStream<TcpStream>, core: &Core, code: ErrorCode) {
+async fn refuse(conn: &mut Connection<TlsStream<TcpStream>>, core: &Core, code: ErrorCode) {
     core.metrics.frame_rejected(code).increment(1);
-    let mut out = Vec::with_capacity(8);
-    Frame::Error {
+    conn.queue(&Frame::Error {
         request_id: 0,
         code,
-    }
-    .encode(&mut out);
+    });
     let w = ms(core.config.reader.write_timeout_ms);
     let _ = timeout(w, async {
-        tls.write_all(&out).await?;
-        tls.shutdown().await
+        conn.flush().await?;
+        conn.shutdown().await
     })
     .await;
 }
@@ -141,13 +137,11 @@ struct Session {
 }
 
 impl Session {
-    async fn run(mut self, tls: &mut TlsStream<TcpStream>) {
+    async fn run(mut self, conn: &mut Connection<TlsStream<TcpStream>>) {
         let core = self.core.clone();
         let cfg = &core.config.reader;
         let max_frame = cfg.max_frame;
         let max_in_flight = cfg.max_in_flight;
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
-        let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
         let mut records: Vec<Record> = Vec::with_capacity(64);
         let mut hello = false;
         loop {
@@ -157,7 +151,6 @@ impl Session {
             } else {
                 cfg.handshake_timeout_ms
             });
-            buf.reserve(READ_CHUNK);
             let mut fatal: Option<ErrorCode> = None;
             let mut closing = false;
             tokio::select! {
@@ -165,13 +158,13 @@ impl Session {
                 _ = crate::server::shutdown::stopped(&mut self.stop) => {
                     fatal = Some(ErrorCode::ShuttingDown);
                 }
-                r = timeout(wait, tls.read_buf(&mut buf)) => match r {
+                r = timeout(wait, conn.fill()) => match r {
                     Err(_) => fatal = Some(ErrorCode::IdleTimeout),
                     Ok(Err(_)) => return,
                     Ok(Ok(0)) => {
                         // End of stream. A partial frame left behind is a
                         // truncated frame; otherwise a clean close.
-                        if buf.is_empty() {
+                        if conn.buffered() == 0 {
                             closing = true;
                         } else {
                             fatal = Some(ErrorCode::MalformedFrame);
@@ -186,14 +179,10 @@ impl Session {
             let now = core.now_secs();
             let mut requests = 0usize;
             let mut verifies = 0usize;
-            let mut at = 0usize;
             while fatal.is_none() {
-                let frame = match Frame::decode(&buf[at..], max_frame) {
-                    Ok((f, n)) => {
-                        at += n;
-                        f
-                    }
-                    Err(FrameError::Incomplete) => break,
+                let frame = match conn.next_frame() {
+                    Ok(Some(f)) => f,
+                    Ok(None) => break,
                     Err(e) => {
                         fatal = Some(e.error_code());
                         break;
@@ -206,12 +195,11 @@ impl Session {
                             max_version,
                         } if min_version <= VERSION && VERSION <= max_version => {
                             hello = true;
-                            Frame::HelloOk {
+                            conn.queue(&Frame::HelloOk {
                                 version: VERSION,
                                 max_frame: max_frame as u16,
                                 max_in_flight: max_in_flight as u16,
-                            }
-                            .encode(&mut out);
+                            });
                         }
                         Frame::Hello { .. } => fatal = Some(ErrorCode::UnsupportedVersion),
                         _ => fatal = Some(ErrorCode::UnexpectedFrame),
@@ -229,11 +217,10 @@ impl Session {
                             core.metrics
                                 .frame_rejected(ErrorCode::DoorNotAssigned)
                                 .increment(1);
-                            Frame::Error {
+                            conn.queue(&Frame::Error {
                                 request_id: req.request_id,
                                 code: ErrorCode::DoorNotAssigned,
-                            }
-                            .encode(&mut out);
+                            });
                             continue;
                         }
                         let v = core.decide(&req.credential, req.door, now);
@@ -251,21 +238,19 @@ impl Session {
                             reason: v.reason,
                         });
                         verifies += 1;
-                        Frame::VerifyResult {
+                        conn.queue(&Frame::VerifyResult {
                             request_id: req.request_id,
                             decision,
                             reason: v.reason,
-                        }
-                        .encode(&mut out);
+                        });
                     }
                     Frame::Ping { request_id } => {
-                        Frame::Pong { request_id }.encode(&mut out);
+                        conn.queue(&Frame::Pong { request_id });
                     }
                     // A second HELLO, or a frame only the appliance sends.
                     _ => fatal = Some(ErrorCode::UnexpectedFrame),
                 }
             }
-            buf.advance(at);
 
             // Journal, then answer: nothing is answered before its record is
             // in the WAL.
@@ -275,7 +260,7 @@ impl Session {
                     Err(_) => false,
                 };
                 if !journaled {
-                    out.clear();
+                    conn.discard_queued();
                     fatal = Some(ErrorCode::Internal);
                 } else {
                     let secs = started.elapsed().as_secs_f64();
@@ -285,26 +270,20 @@ impl Session {
             }
             if let Some(code) = fatal {
                 core.metrics.frame_rejected(code).increment(1);
-                Frame::Error {
+                conn.queue(&Frame::Error {
                     request_id: 0,
                     code,
-                }
-                .encode(&mut out);
+                });
                 tracing::debug!(reader = %self.reader.name, code = code.as_str(), "closing reader connection");
             }
-            if !out.is_empty() {
-                let w = timeout(ms(cfg.write_timeout_ms), async {
-                    tls.write_all(&out).await?;
-                    tls.flush().await
-                })
-                .await;
-                out.clear();
+            if conn.has_queued() {
+                let w = timeout(ms(cfg.write_timeout_ms), conn.flush()).await;
                 if !matches!(w, Ok(Ok(()))) {
                     return;
                 }
             }
             if fatal.is_some() || closing {
-                let _ = timeout(ms(cfg.write_timeout_ms), tls.shutdown()).await;
+                let _ = timeout(ms(cfg.write_timeout_ms), conn.shutdown()).await;
                 return;
             }
         }

@@ -10,18 +10,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BytesMut};
 use hdrhistogram::Histogram;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::client::{AdminClient, ClientError, ReaderClient};
 use crate::crypto::numbers::{AccessNumber, Generator};
 use crate::pki::identity::Role;
 use crate::pki::PkiDir;
+use crate::protocol::client::ReaderStream;
 use crate::protocol::Reason;
-use crate::protocol::{Credential, Frame, FrameError, VerifyRequest};
+use crate::protocol::{Connection, Credential, Frame, VerifyRequest};
 
 /// The reader identity the load generator connects as.
 pub const LOAD_READER: &str = "load-reader";
@@ -420,8 +419,14 @@ impl Worker {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    /// Encodes one request into `out` for slot `i`.
-    fn request(&mut self, i: usize, slots: &mut [Slot], intended: Instant, out: &mut Vec<u8>) {
+    /// Queues one request on `conn` for slot `i`.
+    fn request(
+        &mut self,
+        i: usize,
+        slots: &mut [Slot],
+        intended: Instant,
+        conn: &mut Connection<ReaderStream>,
+    ) {
         let r = self.next_rand();
         let known = (r % 10_000) as f64 / 10_000.0 < self.known_fraction;
         let (number, expect) = if known {
@@ -438,12 +443,11 @@ impl Worker {
             intended,
             expect,
         };
-        Frame::Verify(VerifyRequest {
+        conn.queue(&Frame::Verify(VerifyRequest {
             request_id: i as u32,
             door: 1 + (self.conn_index as u32 + i as u32) % LOAD_DOORS,
             credential: Credential::Random128(number),
-        })
-        .encode(out);
+        }));
     }
 
     async fn run(
@@ -454,7 +458,7 @@ impl Worker {
         mut pacer: Option<mpsc::UnboundedReceiver<Instant>>,
     ) -> Histogram<u64> {
         let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).expect("bounds");
-        let mut tls = client.into_stream();
+        let mut conn = client.into_connection();
         let mut slots: Vec<Slot> = (0..self.depth)
             .map(|_| Slot {
                 busy: false,
@@ -468,13 +472,11 @@ impl Worker {
         let mut backlog: VecDeque<Instant> = VecDeque::new();
         let open = pacer.is_some();
         let mut pacer_done = !open;
-        let mut buf = BytesMut::with_capacity(16 * 1024);
-        let mut out = Vec::with_capacity(64 * self.depth);
         tokio::time::sleep_until(start.into()).await;
         if !open {
             // Closed loop: fill the pipeline.
             while let Some(i) = free.pop() {
-                self.request(i, &mut slots, Instant::now(), &mut out);
+                self.request(i, &mut slots, Instant::now(), &mut conn);
             }
         }
         let give_up = deadline + Duration::from_secs(10);
@@ -483,14 +485,11 @@ impl Worker {
                 let (Some(t), Some(i)) = (backlog.pop_front(), free.pop()) else {
                     break;
                 };
-                self.request(i, &mut slots, t, &mut out);
+                self.request(i, &mut slots, t, &mut conn);
             }
-            if !out.is_empty() {
-                if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {
-                    self.counters.errors.fetch_add(1, Ordering::Relaxed);
-                    break;
-                }
-                out.clear();
+            if conn.has_queued() && conn.flush().await.is_err() {
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                break;
             }
             let in_flight = self.depth - free.len();
             if in_flight == 0
@@ -499,7 +498,6 @@ impl Worker {
             {
                 break;
             }
-            buf.reserve(8192);
             tokio::select! {
                 t = async { match pacer.as_mut() { Some(p) => p.recv().await, None => None } }, if !pacer_done => {
                     match t {
@@ -507,7 +505,7 @@ impl Worker {
                         None => pacer_done = true,
                     }
                 }
-                r = tls.read_buf(&mut buf) => {
+                r = conn.fill() => {
                     match r {
                         Ok(0) | Err(_) => {
                             self.counters.errors.fetch_add(1, Ordering::Relaxed);
@@ -517,9 +515,8 @@ impl Worker {
                     }
                     let now = Instant::now();
                     loop {
-                        match Frame::decode(&buf, usize::from(u16::MAX)) {
-                            Ok((f, n)) => {
-                                buf.advance(n);
+                        match conn.next_frame() {
+                            Ok(Some(f)) => {
                                 match f {
                                     Frame::VerifyResult { request_id, reason, .. } => {
                                         let i = request_id as usize;
@@ -535,7 +532,7 @@ impl Worker {
                                         let _ = hist.record(lat.as_nanos().max(1) as u64);
                                         self.counters.answered.fetch_add(1, Ordering::Relaxed);
                                         if !open && now < deadline {
-                                            self.request(i, &mut slots, now, &mut out);
+                                            self.request(i, &mut slots, now, &mut conn);
                                         } else {
                                             free.push(i);
                                         }
@@ -545,7 +542,7 @@ impl Worker {
                                     }
                                 }
                             }
-                            Err(FrameError::Incomplete) => break,
+                            Ok(None) => break,
                             Err(_) => {
                                 self.counters.errors.fetch_add(1, Ordering::Relaxed);
                                 return hist;

@@ -5,14 +5,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Buf, BytesMut};
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use crate::codec::{Connection, ReadError};
 use crate::{Credential, ErrorCode, Frame, FrameError, VerifyRequest, VERSION};
 
 /// A client-side failure.
@@ -35,6 +34,16 @@ pub enum ClientError {
     Unexpected(Frame),
 }
 
+impl From<ReadError> for ClientError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Io(e) => ClientError::Io(e),
+            ReadError::Frame(e) => ClientError::Frame(e),
+            ReadError::Truncated => ClientError::Closed,
+        }
+    }
+}
+
 /// Connects over TCP (no delay) and completes a TLS handshake with
 /// `config`, naming the server by its IP address.
 pub async fn tls_connect(
@@ -47,10 +56,12 @@ pub async fn tls_connect(
     Ok(TlsConnector::from(config).connect(name, tcp).await?)
 }
 
+/// The TLS stream a reader talks over.
+pub type ReaderStream = TlsStream<TcpStream>;
+
 /// A reader connection.
 pub struct ReaderClient {
-    tls: TlsStream<TcpStream>,
-    buf: BytesMut,
+    conn: Connection<ReaderStream>,
     /// `max_frame` announced by the appliance.
     pub max_frame: u16,
     /// `max_in_flight` announced by the appliance.
@@ -94,61 +105,39 @@ impl ReaderClient {
         config: Arc<ClientConfig>,
     ) -> Result<Self, ClientError> {
         Ok(Self {
-            tls: tls_connect(addr, config).await?,
-            buf: BytesMut::with_capacity(16 * 1024),
+            conn: Connection::new(tls_connect(addr, config).await?, usize::from(u16::MAX)),
             max_frame: 0,
             max_in_flight: 0,
         })
     }
 
-    /// The TLS stream, for callers that drive the protocol themselves (the
-    /// load generator). Bytes already buffered are dropped, so call this
-    /// only between exchanges.
-    pub fn into_stream(self) -> TlsStream<TcpStream> {
-        self.tls
+    /// The framed connection, for callers that drive the protocol
+    /// themselves (the load generator, door controllers).
+    pub fn into_connection(self) -> Connection<ReaderStream> {
+        self.conn
     }
 
     /// Sends one frame.
     pub async fn send(&mut self, frame: &Frame) -> Result<(), ClientError> {
-        let mut out = Vec::with_capacity(32);
-        frame.encode(&mut out);
-        self.send_bytes(&out).await
+        self.conn.queue(frame);
+        Ok(self.conn.flush().await?)
     }
 
     /// Sends raw bytes (frames already encoded, or deliberately broken ones).
     pub async fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
-        self.tls.write_all(bytes).await?;
-        self.tls.flush().await?;
-        Ok(())
+        self.conn.queue_bytes(bytes);
+        Ok(self.conn.flush().await?)
     }
 
     /// Closes the sending direction (TLS close_notify); answers can still
     /// be read.
     pub async fn finish_sending(&mut self) -> Result<(), ClientError> {
-        self.tls.shutdown().await?;
-        Ok(())
+        Ok(self.conn.shutdown().await?)
     }
 
     /// Receives one frame; `None` when the appliance closed the connection.
     pub async fn recv(&mut self) -> Result<Option<Frame>, ClientError> {
-        loop {
-            match Frame::decode(&self.buf, usize::from(u16::MAX)) {
-                Ok((f, n)) => {
-                    self.buf.advance(n);
-                    return Ok(Some(f));
-                }
-                Err(FrameError::Incomplete) => {}
-                Err(e) => return Err(e.into()),
-            }
-            self.buf.reserve(4096);
-            match self.tls.read_buf(&mut self.buf).await {
-                Ok(0) => return Ok(None),
-                Ok(_) => {}
-                // An abrupt close after an error frame is still a close.
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-                Err(e) => return Err(e.into()),
-            }
-        }
+        Ok(self.conn.read_frame().await?)
     }
 
     /// Verifies one 128-bit access number at `door`; returns the

@@ -9,11 +9,13 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod codec;
 pub mod frame;
 pub mod reason;
 pub mod tls;
 
 pub use client::{ClientError, ReaderClient};
+pub use codec::Connection;
 pub use frame::{Credential, ErrorCode, Frame, FrameError, VerifyRequest};
 pub use reason::{Decision, Reason};
 
