@@ -22,11 +22,13 @@
 
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod app;
 pub mod client;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod ledger;
 pub mod lookup;
 pub mod pki;
 pub mod police;

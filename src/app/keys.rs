@@ -21,6 +21,7 @@ pub const TRANSFORM_KEY_FILE: &str = "transform.key";
 
 const TRANSFORM_CHECK: &[u8] = b"key-check/transform";
 const RECORDS_CHECK_PREFIX: &str = "key-check/records/";
+const CURRENT_RECORDS: &[u8] = b"key/records-current";
 
 /// The keys do not fit the data directory.
 #[derive(Debug, thiserror::Error)]
@@ -132,20 +133,30 @@ pub fn bind(dir: &Path, store: &Store) -> Result<Keys, KeyBindError> {
         db.write_opt(batch, &crate::store::sync_write())
             .map_err(StoreError::from)?;
     }
+    // The ledger names the current record key; `records.current` follows it
+    // (it lags if the process stopped between the two).
+    if let Some(v) = db.get_cf(meta, CURRENT_RECORDS).map_err(StoreError::from)? {
+        let id = u32::from_be_bytes(
+            <[u8; 4]>::try_from(v.as_slice()).map_err(|_| StoreError::Corrupt { what: "keys" })?,
+        );
+        if vault.current_id() != id {
+            vault.set_current(id)?;
+        }
+    }
     Ok(Keys { transform, vault })
 }
 
-/// Adds to `batch` the check value of record key `new` and drops those of
-/// `retired` (written with the re-encryption that retires them).
-pub fn record_rotation(
-    store: &Store,
-    batch: &mut WriteBatch,
-    new: (u32, [u8; 8]),
-    retired: &[u32],
-) {
+/// Adds to `batch` that record key `id` (check value `check`) is current.
+pub fn stage_current(store: &Store, batch: &mut WriteBatch, id: u32, check: [u8; 8]) {
     let meta = store.cf(cf::META);
-    batch.put_cf(meta, records_check_key(new.0), new.1);
-    for id in retired {
+    batch.put_cf(meta, records_check_key(id), check);
+    batch.put_cf(meta, CURRENT_RECORDS, id.to_be_bytes());
+}
+
+/// Adds to `batch` that record keys `ids` are retired.
+pub fn stage_retired(store: &Store, batch: &mut WriteBatch, ids: &[u32]) {
+    let meta = store.cf(cf::META);
+    for id in ids {
         batch.delete_cf(meta, records_check_key(*id));
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-use crate::app::shared::Core;
+use crate::app::shared::Shared;
 use crate::clock::SharedClock;
 use crate::config::{ms, Config, ConfigError};
 use crate::crypto::numbers::Transform;
@@ -21,7 +21,6 @@ use crate::records::cardholder::HolderBook;
 use crate::records::cards::CardBook;
 use crate::records::readers::Readers;
 use crate::server::tls::{self, TlsError};
-use crate::store::audit::AuditLog;
 use crate::store::journal::{Journal, JournalOptions};
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
@@ -57,7 +56,7 @@ pub enum StartError {
 
 /// A running appliance.
 pub struct Appliance {
-    core: Arc<Core>,
+    core: Arc<Shared>,
     reader_addr: SocketAddr,
     admin_addr: SocketAddr,
     metrics_addr: SocketAddr,
@@ -115,7 +114,7 @@ impl Appliance {
             let config = config.clone();
             let clock = clock.clone();
             let metrics = metrics.clone();
-            tokio::task::spawn_blocking(move || -> Result<Core, StartError> {
+            tokio::task::spawn_blocking(move || -> Result<Shared, StartError> {
                 let retention = config.retention().as_micros() as u64;
                 let store = Store::open(&config.data_dir, clock.clone(), retention)?;
                 let keys = crate::app::keys::bind(&config.keys_dir, &store)?;
@@ -129,10 +128,9 @@ impl Appliance {
                     AccessControl::new(&config.access.timezone)
                         .map_err(|e| StartError::Access(e.to_string()))?,
                 );
-                crate::records::cardholder::load_definitions(&store, &access)?;
+                crate::records::access::load(&store, &access)?;
                 let holders = HolderBook::load(store.clone(), keys.vault, access.clone())?;
-                let audit = AuditLog::open(store.clone(), clock.clone())?;
-                let lookups = crate::store::lookups::LookupLog::open(store.clone(), clock.clone())?;
+                let ledger = crate::ledger::Ledger::open(&store)?;
                 let journal = Journal::start(
                     store.clone(),
                     clock.clone(),
@@ -145,9 +143,8 @@ impl Appliance {
                     },
                     metrics.clone(),
                 )?;
-                Ok(Core::new(
-                    config, clock, store, cards, readers, access, holders, audit, lookups, journal,
-                    metrics,
+                Ok(Shared::new(
+                    config, clock, store, cards, readers, access, holders, journal, ledger, metrics,
                 ))
             })
             .await
@@ -230,7 +227,7 @@ impl Appliance {
     }
 
     /// Shared state (for tests and tools in the same process).
-    pub fn core(&self) -> &Arc<Core> {
+    pub fn core(&self) -> &Arc<Shared> {
         &self.core
     }
     /// Where readers connect.

@@ -1,11 +1,13 @@
-//! The shared state every listener works on: one cheap-to-clone handle.
+//! The state every listener works on, behind one `Arc`: the records and
+//! their books, the journal, the ledger that orders changes, metrics and the
+//! listeners' bounds. Listeners read it; only the [`crate::ledger`] changes
+//! the records.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::police::Investigations;
 use crate::policy::decide::{decide, Verdict};
 use crate::policy::levels::AccessControl;
 use crate::protocol::Credential;
@@ -21,7 +23,7 @@ use crate::telemetry::Metrics;
 
 /// The appliance's state.
 #[derive(Debug)]
-pub struct Core {
+pub struct Shared {
     /// Validated configuration.
     pub config: Config,
     /// The clock decisions and the journal use.
@@ -40,8 +42,8 @@ pub struct Core {
     pub audit: AuditLog,
     /// Look-up audit.
     pub lookups: LookupLog,
-    /// Police request state and the notification outbox.
-    pub investigations: Investigations,
+    /// The order of administrative changes.
+    pub ledger: crate::ledger::Ledger,
     /// Look-up cursors and pseudonyms.
     pub pager: crate::lookup::cursor::Pager,
     /// Connection bounds of every listener.
@@ -98,7 +100,7 @@ impl std::fmt::Debug for dyn crate::clock::Clock {
     }
 }
 
-impl Core {
+impl Shared {
     /// Assembles the state.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -109,15 +111,15 @@ impl Core {
         readers: Readers,
         access: Arc<AccessControl>,
         holders: HolderBook,
-        audit: AuditLog,
-        lookups: LookupLog,
         journal: Journal,
+        ledger: crate::ledger::Ledger,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
-            investigations: Investigations::new(store.clone()),
             pager: crate::lookup::cursor::Pager::new(),
             gates: Gates::new(&config, &metrics),
+            audit: AuditLog::open(store.clone()),
+            lookups: LookupLog::open(store.clone()),
             config,
             clock,
             store,
@@ -125,9 +127,8 @@ impl Core {
             readers,
             access,
             holders,
-            lookups,
-            audit,
             journal,
+            ledger,
             metrics,
             draining: AtomicBool::new(false),
         }

@@ -161,32 +161,55 @@ impl Vault {
             .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    /// Creates a new key and makes it current. The caller re-encrypts every
-    /// record and then calls [`Vault::retire_others`].
-    pub fn rotate(&self) -> Result<u32, VaultError> {
+    /// Creates a new key file (not yet current); returns its id and check
+    /// value. The key becomes current through [`Vault::set_current`] once
+    /// the change that names it is committed.
+    pub fn create_key(&self) -> Result<(u32, [u8; 8]), VaultError> {
         let mut guard = self.keys.write().unwrap_or_else(|p| p.into_inner());
         let next = guard.1.keys().max().copied().unwrap_or(0) + 1;
         let k = secret::load_or_create_key(&key_path(&self.dir, next))?;
-        guard.2.insert(next, secret::check_value(&k));
+        let check = secret::check_value(&k);
+        guard.2.insert(next, check);
         guard.1.insert(next, Aes256Gcm::new(&k.into()));
-        let tmp = self.dir.join("records.current.tmp");
-        std::fs::write(&tmp, format!("{next}\n"))?;
-        std::fs::rename(&tmp, self.dir.join("records.current"))?;
-        guard.0 = next;
-        Ok(next)
+        Ok((next, check))
     }
 
-    /// Deletes every key but the current one (after re-encryption).
-    pub fn retire_others(&self) -> Result<Vec<u32>, VaultError> {
+    /// Makes key `id` the one new records are sealed with (and records it
+    /// in `records.current`).
+    pub fn set_current(&self, id: u32) -> Result<(), VaultError> {
+        let mut guard = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        if !guard.1.contains_key(&id) {
+            return Err(VaultError::MissingKey(id));
+        }
+        let tmp = self.dir.join("records.current.tmp");
+        std::fs::write(&tmp, format!("{id}\n"))?;
+        std::fs::rename(&tmp, self.dir.join("records.current"))?;
+        guard.0 = id;
+        Ok(())
+    }
+
+    /// Ids of every key but the current one.
+    pub fn others(&self) -> Vec<u32> {
+        let guard = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<u32> = guard.1.keys().copied().filter(|k| *k != guard.0).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Forgets keys `ids` and deletes their files (once no record is sealed
+    /// with them). The current key is never retired.
+    pub fn retire(&self, ids: &[u32]) {
         let mut guard = self.keys.write().unwrap_or_else(|p| p.into_inner());
         let current = guard.0;
-        let old: Vec<u32> = guard.1.keys().copied().filter(|k| *k != current).collect();
-        for id in &old {
+        for id in ids.iter().filter(|id| **id != current) {
             guard.1.remove(id);
             guard.2.remove(id);
-            let _ = std::fs::remove_file(key_path(&self.dir, *id));
+            if let Err(e) = std::fs::remove_file(key_path(&self.dir, *id)) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::error!(key = id, error = %e, "could not delete a retired record key");
+                }
+            }
         }
-        Ok(old)
     }
 }
 
@@ -216,12 +239,15 @@ mod tests {
         assert_ne!(v.seal(b"holder:1", b"fixture-record"), s);
         // Rotation: old records still open until retired.
         let old_id = v.current_id();
-        let new_id = v.rotate().unwrap();
+        let (new_id, _) = v.create_key().unwrap();
+        assert_eq!(v.current_id(), old_id, "a new key is not current until set");
+        v.set_current(new_id).unwrap();
         assert_ne!(old_id, new_id);
         assert_eq!(v.open_sealed(b"holder:1", &s).unwrap(), b"fixture-record");
         let s2 = v.seal(b"holder:1", b"fixture-record");
         assert_eq!(Vault::key_id_of(&s2), Some(new_id));
-        v.retire_others().unwrap();
+        assert_eq!(v.others(), vec![old_id]);
+        v.retire(&v.others());
         assert!(matches!(
             v.open_sealed(b"holder:1", &s),
             Err(VaultError::MissingKey(_))

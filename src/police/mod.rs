@@ -10,15 +10,15 @@
 //! the scope.
 //!
 //! Stored in the `investigations` column family: `chief-key` → public key;
-//! `used/<signature hex>` → time used (replay protection);
-//! `count/<subject>/<day>` → look-ups of that subject that day;
-//! `outbox/<time ‖ seq>` → notifications an operator must work through.
+//! `used/<signature hex>` → time used (replay protection). The per-subject
+//! daily counts are [`crate::lookup::limits`]; the notification outbox is
+//! [`crate::records::outbox`].
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
-use rocksdb::{Direction, IteratorMode, WriteOptions};
+use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 
-use crate::clock::{rfc3339, Micros, DAY_MICROS};
+use crate::clock::{Micros, DAY_MICROS};
 use crate::store::{cf, Store, StoreError};
 
 /// What a signed request asks for.
@@ -211,185 +211,43 @@ pub fn verify(
     })
 }
 
-/// Investigation state in RocksDB.
-#[derive(Debug)]
-pub struct Investigations {
-    store: Store,
-    /// Serialises the read-check-write of request use and per-subject
-    /// counts, so a request is used once and a limit holds under any
-    /// number of concurrent look-ups.
-    gate: std::sync::Mutex<()>,
+const CHIEF_KEY: &[u8] = b"chief-key";
+
+/// The registered chief-of-police key, if any.
+pub fn chief_key(store: &Store) -> Result<Option<VerifyingKey>, StoreError> {
+    Ok(store
+        .db()
+        .get_cf(store.cf(cf::INVESTIGATIONS), CHIEF_KEY)?
+        .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok())
+        .and_then(|b| VerifyingKey::from_bytes(&b).ok()))
 }
 
-/// Whether a look-up may proceed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
-    /// Counted (and the request marked used): go ahead.
-    Admitted,
-    /// The signed request was used before; nothing counted.
-    Replayed,
-    /// The subject's daily limit is reached; nothing counted or used.
-    Limit,
+/// Adds the registration (replacement) of the chief's key to `batch`.
+pub fn stage_chief_key(store: &Store, batch: &mut WriteBatch, key: &[u8; 32]) {
+    batch.put_cf(store.cf(cf::INVESTIGATIONS), CHIEF_KEY, key);
 }
 
-fn sync() -> WriteOptions {
-    let mut w = WriteOptions::default();
-    w.set_sync(true);
-    w
+fn used_key(id: &str) -> String {
+    format!("used/{id}")
 }
 
-/// A notification an operator must act on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Notification {
-    /// Id (for marking it done).
-    pub id: String,
-    /// When it was created.
-    pub created: String,
-    /// The cardholder to inform.
-    pub holder: u64,
-    /// The police case.
-    pub case_number: String,
-    /// What to do.
-    pub action: String,
-    /// Whether an operator marked it done.
-    pub done: bool,
+/// Whether the request with replay key `id` was used before.
+pub fn was_used(store: &Store, id: &str) -> Result<bool, StoreError> {
+    Ok(store
+        .db()
+        .get_pinned_cf(store.cf(cf::INVESTIGATIONS), used_key(id))?
+        .is_some())
 }
 
-impl Investigations {
-    /// Over the shared store.
-    pub fn new(store: Store) -> Self {
-        Self {
-            store,
-            gate: std::sync::Mutex::new(()),
-        }
-    }
-
-    fn cf(&self) -> &rocksdb::ColumnFamily {
-        self.store.cf(cf::INVESTIGATIONS)
-    }
-
-    /// The registered chief key.
-    pub fn chief_key(&self) -> Result<Option<VerifyingKey>, StoreError> {
-        Ok(self
-            .store
-            .db()
-            .get_cf(self.cf(), b"chief-key")?
-            .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok())
-            .and_then(|b| VerifyingKey::from_bytes(&b).ok()))
-    }
-
-    /// Registers (replaces) the chief's public key.
-    pub fn set_chief_key(&self, key: &VerifyingKey) -> Result<(), StoreError> {
-        self.store
-            .db()
-            .put_cf_opt(self.cf(), b"chief-key", key.as_bytes(), &sync())?;
-        Ok(())
-    }
-
-    /// Admits one look-up of `subject` at `now`: when `request` (a signed
-    /// request's replay key) is given it must not have been used, and the
-    /// subject must be under `limit` look-ups today. On admission the use
-    /// and the count are written in one synchronous batch; a refusal
-    /// changes nothing.
-    pub fn admit(
-        &self,
-        request: Option<&str>,
-        subject: &str,
-        now: Micros,
-        limit: u32,
-    ) -> Result<Admission, StoreError> {
-        let _g = self.gate.lock().unwrap_or_else(|p| p.into_inner());
-        let db = self.store.db();
-        let used_key = request.map(|r| format!("used/{r}"));
-        if let Some(k) = &used_key {
-            if db.get_pinned_cf(self.cf(), k)?.is_some() {
-                return Ok(Admission::Replayed);
-            }
-        }
-        let count_key = format!("count/{subject}/{}", now / DAY_MICROS);
-        let n = db
-            .get_cf(self.cf(), &count_key)?
-            .and_then(|v| <[u8; 4]>::try_from(v.as_slice()).ok())
-            .map(u32::from_be_bytes)
-            .unwrap_or(0);
-        if n >= limit {
-            return Ok(Admission::Limit);
-        }
-        let mut batch = rocksdb::WriteBatch::default();
-        if let Some(k) = &used_key {
-            batch.put_cf(self.cf(), k, now.to_be_bytes());
-        }
-        batch.put_cf(self.cf(), count_key, (n + 1).to_be_bytes());
-        db.write_opt(batch, &sync())?;
-        Ok(Admission::Admitted)
-    }
-
-    /// Adds a notification to the outbox.
-    pub fn notify(
-        &self,
-        holder: u64,
-        case_number: &str,
-        action: &str,
-        now: Micros,
-        seq: u64,
-    ) -> Result<String, StoreError> {
-        let id = format!("{now:016x}{seq:08x}");
-        let n = Notification {
-            id: id.clone(),
-            created: rfc3339(now),
-            holder,
-            case_number: case_number.to_owned(),
-            action: action.to_owned(),
-            done: false,
-        };
-        let v = serde_json::to_vec(&n).map_err(|_| StoreError::Corrupt {
-            what: "notification",
-        })?;
-        self.store
-            .db()
-            .put_cf_opt(self.cf(), format!("outbox/{id}"), v, &sync())?;
-        Ok(id)
-    }
-
-    /// Every notification, oldest first.
-    pub fn outbox(&self) -> Result<Vec<Notification>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.store.db().iterator_cf(
-            self.cf(),
-            IteratorMode::From(b"outbox/", Direction::Forward),
-        ) {
-            let (k, v) = item?;
-            if !k.starts_with(b"outbox/") {
-                break;
-            }
-            out.push(serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt {
-                what: "notification",
-            })?);
-        }
-        Ok(out)
-    }
-
-    /// Marks a notification done; `false` if there is no such notification.
-    pub fn done(&self, id: &str) -> Result<bool, StoreError> {
-        let k = format!("outbox/{id}");
-        let Some(v) = self.store.db().get_cf(self.cf(), &k)? else {
-            return Ok(false);
-        };
-        let mut n: Notification = serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt {
-            what: "notification",
-        })?;
-        n.done = true;
-        let v = serde_json::to_vec(&n).map_err(|_| StoreError::Corrupt {
-            what: "notification",
-        })?;
-        self.store.db().put_cf_opt(self.cf(), k, v, &sync())?;
-        Ok(true)
-    }
+/// Adds the use of request `id` at `at` to `batch`.
+pub fn stage_used(store: &Store, batch: &mut WriteBatch, id: &str, at: Micros) {
+    batch.put_cf(store.cf(cf::INVESTIGATIONS), used_key(id), at.to_be_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::rfc3339;
 
     fn doc(now: Micros) -> RequestDocument {
         RequestDocument {

@@ -40,7 +40,7 @@ impl CardStatus {
 }
 
 /// What the map holds per credential: just enough to decide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     /// The card's id (the journal's credential reference).
     pub card_id: u64,

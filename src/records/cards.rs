@@ -1,21 +1,28 @@
 //! Cards: persisted in RocksDB, mirrored in the credential map.
 //!
-//! Every change is written to RocksDB first (synchronously, so an
-//! acknowledged revocation survives a power cut) and then to the map, where
-//! it takes effect for the very next verification on every connection.
+//! The card rules live here — a first card only for a holder without one in
+//! use, a replacement only for a working card (it never lifts a suspension
+//! or revocation) and it supersedes every older card in the same step,
+//! which status changes are allowed from which state. The `plan_*` methods
+//! apply them to the present state and return the card records to write;
+//! the [`crate::ledger`] writes them (with their audit entry, synchronously,
+//! so an acknowledged revocation survives a power cut) and then calls
+//! [`CardBook::install`], after which the change holds for the very next
+//! verification on every connection.
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
-use serde::Serialize;
+use rocksdb::{IteratorMode, WriteBatch};
 
+use crate::api::types::CardView;
 use crate::clock::SharedClock;
 use crate::crypto::numbers::{AccessNumber, Digest, Generator, Transform};
 use crate::policy::credentials::{CardStatus, CredentialMap, Entry};
 use crate::store::{cf, Store, StoreError};
 
 /// A card as stored. Holds the digest of the access number, never the number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Card {
     /// Card id.
     pub id: u64,
@@ -68,23 +75,6 @@ impl Card {
     }
 }
 
-/// What an operator sees about a card: never the number.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct CardView {
-    /// Card id.
-    pub id: u64,
-    /// Cardholder id.
-    pub holder: u64,
-    /// Status.
-    pub status: CardStatus,
-    /// Valid from (Unix seconds).
-    pub valid_from: u32,
-    /// Valid until (Unix seconds), if it expires.
-    pub valid_until: Option<u32>,
-    /// Issued (RFC 3339).
-    pub issued_at: String,
-}
-
 impl From<&Card> for CardView {
     fn from(c: &Card) -> Self {
         CardView {
@@ -132,6 +122,24 @@ impl From<rocksdb::Error> for CardError {
     }
 }
 
+/// A planned new card.
+#[derive(Debug, Clone)]
+pub struct NewCard {
+    /// The card.
+    pub card: Card,
+    /// Its access number (shown once).
+    pub number: AccessNumber,
+    /// Older cards of the person, now superseded.
+    pub superseded: Vec<Card>,
+}
+
+impl NewCard {
+    /// Every record to write: the superseded cards first, then the new one.
+    pub fn cards(&self) -> impl Iterator<Item = &Card> {
+        self.superseded.iter().chain(std::iter::once(&self.card))
+    }
+}
+
 /// Issue parameters.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct IssueRequest {
@@ -150,9 +158,8 @@ pub struct CardBook {
     transform: Transform,
     generator: Generator,
     clock: SharedClock,
-    /// Serialises changes (read-modify-write of card records). Verification
-    /// never takes it.
-    write_lock: Mutex<u64>,
+    /// The next card id (ids are dense and never reused).
+    next_id: AtomicU64,
 }
 
 impl std::fmt::Debug for CardBook {
@@ -234,7 +241,7 @@ impl CardBook {
             transform,
             generator: Generator::new(),
             clock,
-            write_lock: Mutex::new(next_id),
+            next_id: AtomicU64::new(next_id),
         })
     }
 
@@ -248,36 +255,16 @@ impl CardBook {
         &self.transform
     }
 
-    fn sync_write() -> WriteOptions {
-        let mut w = WriteOptions::default();
-        w.set_sync(true);
-        w
-    }
-
     fn now_secs(&self) -> u32 {
         (self.clock.now_micros() / 1_000_000).min(u64::from(u32::MAX)) as u32
     }
 
-    /// Issues a holder's first card. Refused while the holder has a card in
-    /// use (active or suspended): that calls for a replacement. The access
-    /// number is returned once and not kept.
-    pub fn issue(&self, req: IssueRequest) -> Result<(Card, AccessNumber), CardError> {
-        self.make(req, false).map(|(c, n, _)| (c, n))
-    }
-
-    /// Issues a replacement: the new card and the deactivation of every
-    /// older card of the same person are one atomic RocksDB write, and the
-    /// old cards are dead in the live map before the new one is live.
-    /// Returns the new card, its number, and the ids superseded.
-    pub fn replace(&self, req: IssueRequest) -> Result<(Card, AccessNumber, Vec<u64>), CardError> {
-        self.make(req, true)
-    }
-
-    fn make(
-        &self,
-        req: IssueRequest,
-        replace: bool,
-    ) -> Result<(Card, AccessNumber, Vec<u64>), CardError> {
+    /// Plans a new card for a holder: a first card (refused while the
+    /// holder has a card in use, active or suspended) or, with `replace`, a
+    /// replacement for a working card, which supersedes every older card of
+    /// the person. The access number is returned once and never kept.
+    /// Nothing is written: the caller commits [`NewCard::cards`].
+    pub fn plan_new(&self, req: IssueRequest, replace: bool) -> Result<NewCard, CardError> {
         let now = self.now_secs();
         let valid_from = req.valid_from.unwrap_or(now);
         if let Some(until) = req.valid_until {
@@ -289,7 +276,6 @@ impl CardBook {
         }
         let holder = u32::try_from(req.holder)
             .map_err(|_| CardError::Invalid("cardholder ids stop at 4294967295".into()))?;
-        let mut next = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut older = Vec::new();
         for id in self.card_ids_of(req.holder)? {
             let c = self.get(id)?;
@@ -331,11 +317,12 @@ impl CardBook {
                 break (n, d);
             }
         };
+        let id = self.next_id.load(Ordering::SeqCst);
         let card = Card {
-            id: *next,
+            id,
             digest,
             entry: Entry {
-                card_id: *next,
+                card_id: id,
                 holder,
                 valid_from,
                 valid_until: req.valid_until.unwrap_or(0),
@@ -343,27 +330,84 @@ impl CardBook {
             },
             issued_at: self.clock.now_micros(),
         };
-        let mut batch = WriteBatch::default();
         for old in older.iter_mut() {
             old.entry.status = CardStatus::Superseded;
-            batch.put_cf(self.store.cf(cf::CARDS), old.id.to_be_bytes(), old.encode());
         }
+        Ok(NewCard {
+            card,
+            number,
+            superseded: older,
+        })
+    }
+
+    /// Plans suspending an active card.
+    pub fn plan_suspend(&self, id: u64) -> Result<Card, CardError> {
+        self.plan_change(id, "suspend", |c| {
+            (c.entry.status == CardStatus::Active).then(|| c.entry.status = CardStatus::Suspended)
+        })
+    }
+
+    /// Plans resuming a suspended card.
+    pub fn plan_resume(&self, id: u64) -> Result<Card, CardError> {
+        self.plan_change(id, "resume", |c| {
+            (c.entry.status == CardStatus::Suspended).then(|| c.entry.status = CardStatus::Active)
+        })
+    }
+
+    /// Plans revoking a card for good.
+    pub fn plan_revoke(&self, id: u64) -> Result<Card, CardError> {
+        self.plan_change(id, "revoke", |c| {
+            (c.entry.status != CardStatus::Revoked).then(|| c.entry.status = CardStatus::Revoked)
+        })
+    }
+
+    /// Plans setting or clearing the expiry (Unix seconds, exclusive).
+    pub fn plan_expiry(&self, id: u64, valid_until: Option<u32>) -> Result<Card, CardError> {
+        if let Some(u) = valid_until {
+            let c = self.get(id)?;
+            if u <= c.entry.valid_from {
+                return Err(CardError::Invalid(
+                    "valid_until must be after valid_from".into(),
+                ));
+            }
+        }
+        self.plan_change(id, "set expiry", |c| {
+            (!matches!(c.entry.status, CardStatus::Revoked | CardStatus::Superseded))
+                .then(|| c.entry.valid_until = valid_until.unwrap_or(0))
+        })
+    }
+
+    fn plan_change(
+        &self,
+        id: u64,
+        action: &'static str,
+        apply: impl FnOnce(&mut Card) -> Option<()>,
+    ) -> Result<Card, CardError> {
+        let mut card = self.get(id)?;
+        let status = card.entry.status;
+        if apply(&mut card).is_none() {
+            return Err(CardError::WrongStatus { id, status, action });
+        }
+        Ok(card)
+    }
+
+    /// Adds a card record (and its holder index entry) to `batch`.
+    pub fn stage(&self, batch: &mut WriteBatch, card: &Card) {
         batch.put_cf(
             self.store.cf(cf::CARDS),
             card.id.to_be_bytes(),
             card.encode(),
         );
         let mut index = [0u8; 16];
-        index[..8].copy_from_slice(&req.holder.to_be_bytes());
+        index[..8].copy_from_slice(&u64::from(card.entry.holder).to_be_bytes());
         index[8..].copy_from_slice(&card.id.to_be_bytes());
         batch.put_cf(self.store.cf(cf::HOLDER_CARDS), index, []);
-        self.store.db().write_opt(batch, &Self::sync_write())?;
-        for old in &older {
-            self.map.insert(old.digest, old.entry);
-        }
+    }
+
+    /// Makes a written card live in the map.
+    pub fn install(&self, card: &Card) {
         self.map.insert(card.digest, card.entry);
-        *next += 1;
-        Ok((card, number, older.iter().map(|c| c.id).collect()))
+        self.next_id.fetch_max(card.id + 1, Ordering::SeqCst);
     }
 
     /// Ids of a holder's cards, oldest first, from the on-disk index (kept
@@ -392,55 +436,6 @@ impl CardBook {
             .collect()
     }
 
-    /// Suspends an active card.
-    pub fn suspend(&self, id: u64) -> Result<Card, CardError> {
-        self.change(id, "suspend", |c| {
-            (c.entry.status == CardStatus::Active).then(|| c.entry.status = CardStatus::Suspended)
-        })
-    }
-
-    /// Resumes a suspended card.
-    pub fn resume(&self, id: u64) -> Result<Card, CardError> {
-        self.change(id, "resume", |c| {
-            (c.entry.status == CardStatus::Suspended).then(|| c.entry.status = CardStatus::Active)
-        })
-    }
-
-    /// Sets or clears the expiry (Unix seconds, exclusive).
-    pub fn set_expiry(&self, id: u64, valid_until: Option<u32>) -> Result<Card, CardError> {
-        if let Some(u) = valid_until {
-            let c = self.get(id)?;
-            if u <= c.entry.valid_from {
-                return Err(CardError::Invalid(
-                    "valid_until must be after valid_from".into(),
-                ));
-            }
-        }
-        self.change(id, "set expiry", |c| {
-            (!matches!(c.entry.status, CardStatus::Revoked | CardStatus::Superseded))
-                .then(|| c.entry.valid_until = valid_until.unwrap_or(0))
-        })
-    }
-
-    fn change(
-        &self,
-        id: u64,
-        action: &'static str,
-        apply: impl FnOnce(&mut Card) -> Option<()>,
-    ) -> Result<Card, CardError> {
-        let _g = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut card = self.get(id)?;
-        let status = card.entry.status;
-        if apply(&mut card).is_none() {
-            return Err(CardError::WrongStatus { id, status, action });
-        }
-        let mut batch = WriteBatch::default();
-        batch.put_cf(self.store.cf(cf::CARDS), id.to_be_bytes(), card.encode());
-        self.store.db().write_opt(batch, &Self::sync_write())?;
-        self.map.insert(card.digest, card.entry);
-        Ok(card)
-    }
-
     /// Reads a card.
     pub fn get(&self, id: u64) -> Result<Card, CardError> {
         let v = self
@@ -449,13 +444,6 @@ impl CardBook {
             .get_pinned_cf(self.store.cf(cf::CARDS), id.to_be_bytes())?
             .ok_or(CardError::NotFound(id))?;
         Ok(Card::decode(&id.to_be_bytes(), &v)?)
-    }
-
-    /// Revokes a card for good.
-    pub fn revoke(&self, id: u64) -> Result<Card, CardError> {
-        self.change(id, "revoke", |c| {
-            (c.entry.status != CardStatus::Revoked).then(|| c.entry.status = CardStatus::Revoked)
-        })
     }
 }
 

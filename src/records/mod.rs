@@ -1,5 +1,9 @@
-//! The records the office manages: cards, cardholders, readers.
+//! The records the office manages: cards, cardholders, readers, access-level
+//! definitions and the notification outbox — their rules, their storage,
+//! and the planning of every change to them.
 
+pub mod access;
 pub mod cardholder;
 pub mod cards;
+pub mod outbox;
 pub mod readers;

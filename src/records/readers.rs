@@ -1,14 +1,16 @@
 //! Registered readers and the doors each may ask about.
 //!
 //! A reader's name is the common name of its certificate; the registry maps
-//! it to a numeric id (used in the journal) and a set of doors. The
+//! it to a numeric id (used in the journal) and a set of doors. Ids are
+//! never reused, not even after a removal and a restart (the high-water mark
+//! is stored), so a new reader never inherits an old reader's records. The
 //! (reader, door) pairs live in a concurrent set so the per-request check is
 //! one hash look-up and a change applies to open connections at once.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use dashmap::{DashMap, DashSet};
-use rocksdb::{IteratorMode, WriteOptions};
+use rocksdb::{IteratorMode, WriteBatch};
 use serde::Serialize;
 
 use crate::store::{cf, Store, StoreError};
@@ -17,7 +19,7 @@ use crate::store::{cf, Store, StoreError};
 pub const MAX_DOORS_PER_READER: usize = 1024;
 
 /// A registered reader.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Reader {
     /// Numeric id, stable for the reader's life.
     pub id: u32,
@@ -44,8 +46,11 @@ pub struct Readers {
     store: Store,
     by_name: DashMap<String, Reader>,
     permitted: DashSet<u64>,
-    next_id: Mutex<u32>,
+    next_id: AtomicU32,
 }
+
+/// Meta key of the reader-id high-water mark.
+const NEXT_ID: &[u8] = b"next/reader";
 
 fn pair(reader: u32, door: u32) -> u64 {
     (u64::from(reader) << 32) | u64::from(door)
@@ -96,16 +101,21 @@ impl Readers {
             next = next.max(r.id + 1);
             by_name.insert(r.name.clone(), r);
         }
+        if let Some(v) = store.db().get_cf(store.cf(cf::META), NEXT_ID)? {
+            let mark = <[u8; 4]>::try_from(v.as_slice())
+                .map_err(|_| StoreError::Corrupt { what: "reader" })?;
+            next = next.max(u32::from_be_bytes(mark));
+        }
         Ok(Self {
             store,
             by_name,
             permitted,
-            next_id: Mutex::new(next),
+            next_id: AtomicU32::new(next),
         })
     }
 
-    /// Registers a reader or replaces its doors.
-    pub fn register(&self, name: &str, doors: &[u32]) -> Result<Reader, ReaderError> {
+    /// Plans registering a reader or replacing its doors.
+    pub fn plan_register(&self, name: &str, doors: &[u32]) -> Result<Reader, ReaderError> {
         if !crate::pki::identity::is_valid_name(name) {
             return Err(ReaderError::Invalid(format!(
                 "a reader name (the certificate's common name) is {}",
@@ -120,59 +130,55 @@ impl Readers {
         let mut doors = doors.to_vec();
         doors.sort_unstable();
         doors.dedup();
-        let mut next = self.next_id.lock().unwrap_or_else(|p| p.into_inner());
-        let old = self.by_name.get(name).map(|r| r.clone());
-        let id = old.as_ref().map(|r| r.id).unwrap_or(*next);
-        let reader = Reader {
+        let id = match self.by_name.get(name) {
+            Some(r) => r.id,
+            None => self.next_id.load(Ordering::SeqCst),
+        };
+        Ok(Reader {
             id,
             name: name.to_owned(),
             doors,
-        };
-        let mut w = WriteOptions::default();
-        w.set_sync(true);
-        self.store
-            .db()
-            .put_cf_opt(
-                self.store.cf(cf::READERS),
-                name.as_bytes(),
-                encode(&reader),
-                &w,
-            )
-            .map_err(StoreError::from)?;
-        // Grant new doors before withdrawing old ones, so a door kept across
-        // the change is never briefly refused.
+        })
+    }
+
+    /// Adds a reader record (and the id high-water mark) to `batch`.
+    pub fn stage_put(&self, batch: &mut WriteBatch, r: &Reader) {
+        batch.put_cf(self.store.cf(cf::READERS), r.name.as_bytes(), encode(r));
+        let mark = self.next_id.load(Ordering::SeqCst).max(r.id + 1);
+        batch.put_cf(self.store.cf(cf::META), NEXT_ID, mark.to_be_bytes());
+    }
+
+    /// Makes a written reader live: new doors are granted before old ones
+    /// are withdrawn, so a door kept across the change is never briefly
+    /// refused.
+    pub fn install_put(&self, reader: &Reader) {
+        let old = self.by_name.get(&reader.name).map(|r| r.clone());
         for d in &reader.doors {
-            self.permitted.insert(pair(id, *d));
+            self.permitted.insert(pair(reader.id, *d));
         }
         if let Some(old) = old {
             for d in old.doors.iter().filter(|d| !reader.doors.contains(d)) {
-                self.permitted.remove(&pair(id, *d));
+                self.permitted.remove(&pair(old.id, *d));
             }
-        } else {
-            *next += 1;
         }
+        self.next_id.fetch_max(reader.id + 1, Ordering::SeqCst);
         self.by_name.insert(reader.name.clone(), reader.clone());
-        Ok(reader)
     }
 
-    /// Removes a reader: its doors are withdrawn at once (open connections
-    /// are refused for every door) and new connections are refused.
-    pub fn remove(&self, name: &str) -> Result<Option<Reader>, ReaderError> {
-        let _g = self.next_id.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(old) = self.by_name.get(name).map(|r| r.clone()) else {
-            return Ok(None);
-        };
-        let mut w = WriteOptions::default();
-        w.set_sync(true);
-        self.store
-            .db()
-            .delete_cf_opt(self.store.cf(cf::READERS), name.as_bytes(), &w)
-            .map_err(StoreError::from)?;
-        for d in &old.doors {
-            self.permitted.remove(&pair(old.id, *d));
+    /// Adds a reader's removal to `batch`.
+    pub fn stage_remove(&self, batch: &mut WriteBatch, name: &str) {
+        batch.delete_cf(self.store.cf(cf::READERS), name.as_bytes());
+    }
+
+    /// Makes a written removal live: the reader's doors are withdrawn at
+    /// once (open connections are refused for every door) and new
+    /// connections are refused.
+    pub fn install_remove(&self, name: &str) {
+        if let Some((_, old)) = self.by_name.remove(name) {
+            for d in &old.doors {
+                self.permitted.remove(&pair(old.id, *d));
+            }
         }
-        self.by_name.remove(name);
-        Ok(Some(old))
     }
 
     /// The reader with this certificate name, if registered.

@@ -13,12 +13,12 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::app::shared::Core;
+use crate::app::shared::Shared;
 use crate::config::ms;
 use crate::server::listener::{accept_loop, reset, Listener, Pending};
 
 /// The routes.
-pub fn router(core: Arc<Core>) -> Router {
+pub fn router(core: Arc<Shared>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -26,7 +26,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .with_state(core)
 }
 
-async fn metrics(State(core): State<Arc<Core>>) -> impl IntoResponse {
+async fn metrics(State(core): State<Arc<Shared>>) -> impl IntoResponse {
     core.metrics.credentials.set(core.cards.map().len() as f64);
     for l in Listener::ALL {
         let g = core.gates.get(l);
@@ -47,7 +47,7 @@ async fn metrics(State(core): State<Arc<Core>>) -> impl IntoResponse {
     )
 }
 
-async fn readyz(State(core): State<Arc<Core>>) -> impl IntoResponse {
+async fn readyz(State(core): State<Arc<Shared>>) -> impl IntoResponse {
     let problems = core.readiness();
     if problems.is_empty() {
         (StatusCode::OK, "ready\n".to_owned())
@@ -63,7 +63,7 @@ async fn readyz(State(core): State<Arc<Core>>) -> impl IntoResponse {
 /// [`crate::server::listener::Gate`]: each request's headers must arrive within
 /// `metrics.header_timeout_ms` and a connection lives at most
 /// `metrics.connection_timeout_ms`, so idle or slow peers cannot pile up.
-pub async fn run(listener: TcpListener, core: Arc<Core>, stop: watch::Receiver<bool>) {
+pub async fn run(listener: TcpListener, core: Arc<Shared>, stop: watch::Receiver<bool>) {
     let app = router(core.clone());
     let gate = core.gates.ops.clone();
     let metrics = core.metrics.clone();

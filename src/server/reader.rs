@@ -17,7 +17,7 @@ use tokio::time::timeout;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::app::shared::Core;
+use crate::app::shared::Shared;
 use crate::config::ms;
 use crate::pki::identity::{self, Role};
 use crate::protocol::Reason;
@@ -32,7 +32,7 @@ use crate::store::journal::Record;
 pub async fn run(
     listener: TcpListener,
     acceptor: TlsAcceptor,
-    core: Arc<Core>,
+    core: Arc<Shared>,
     stop: watch::Receiver<bool>,
 ) {
     let gate = core.gates.reader.clone();
@@ -45,7 +45,7 @@ pub async fn run(
 }
 
 /// Decrements the connection gauge when the connection ends, however it ends.
-struct Open(Arc<Core>);
+struct Open(Arc<Shared>);
 impl Drop for Open {
     fn drop(&mut self) {
         self.0.metrics.connections.decrement(1.0);
@@ -55,7 +55,7 @@ impl Drop for Open {
 async fn connection(
     p: Pending,
     acceptor: TlsAcceptor,
-    core: Arc<Core>,
+    core: Arc<Shared>,
     stop: watch::Receiver<bool>,
 ) {
     let Pending { tcp, guard, .. } = p;
@@ -116,7 +116,7 @@ async fn connection(
     .await;
 }
 
-async fn refuse(conn: &mut Connection<TlsStream<TcpStream>>, core: &Core, code: ErrorCode) {
+async fn refuse(conn: &mut Connection<TlsStream<TcpStream>>, core: &Shared, code: ErrorCode) {
     core.metrics.frame_rejected(code).increment(1);
     conn.queue(&Frame::Error {
         request_id: 0,
@@ -131,7 +131,7 @@ async fn refuse(conn: &mut Connection<TlsStream<TcpStream>>, core: &Core, code: 
 }
 
 struct Session {
-    core: Arc<Core>,
+    core: Arc<Shared>,
     reader: Reader,
     stop: watch::Receiver<bool>,
 }

@@ -1,12 +1,14 @@
 //! The admin audit trail: who (certificate identity and role), what, when.
 //!
 //! Entries name records by id (card 12, holder 7, level `labs`), never by
-//! access number or personal data. Written synchronously before the change
-//! is acknowledged; readable by the auditor role.
+//! access number or personal data. Each entry is written in the same atomic
+//! batch as the change it records (see [`crate::ledger`]), so no committed
+//! change lacks its entry; read-only operations that touch personal data
+//! (viewing a record or a photo) are recorded too. Readable by auditors.
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::{rfc3339, Micros, SharedClock};
+use crate::clock::{rfc3339, Micros};
 use crate::pki::identity::Identity;
 use crate::store::timelog::TimeLog;
 use crate::store::{cf, Store, StoreError};
@@ -22,7 +24,7 @@ pub struct AuditEntry {
     pub who: String,
     /// Their role.
     pub role: String,
-    /// What was done, e.g. `card.revoke`.
+    /// What was done: the operation's name, e.g. `card.revoke`.
     pub action: String,
     /// What it was done to, e.g. `card:12`.
     pub target: String,
@@ -31,43 +33,44 @@ pub struct AuditEntry {
     pub detail: serde_json::Value,
 }
 
-/// The audit log.
-#[derive(Debug)]
-pub struct AuditLog {
-    log: TimeLog,
-    clock: SharedClock,
-}
-
-impl AuditLog {
-    /// Opens the log; sequence numbers continue from the last entry.
-    pub fn open(store: Store, clock: SharedClock) -> Result<Self, StoreError> {
-        Ok(Self {
-            log: TimeLog::open(store, cf::AUDIT, "audit")?,
-            clock,
-        })
-    }
-
-    /// Records an action (synchronously durable).
-    pub fn record(
-        &self,
+impl AuditEntry {
+    /// An entry for `who` doing `action` to `target` at `now`.
+    pub fn new(
+        now: Micros,
         who: &Identity,
         action: &str,
         target: String,
         detail: serde_json::Value,
-    ) -> Result<(), StoreError> {
-        let now = self.clock.now_micros();
-        self.log.append(
-            now,
-            &AuditEntry {
-                time: rfc3339(now),
-                time_us: now,
-                who: who.name.clone(),
-                role: who.role.as_str().to_owned(),
-                action: action.to_owned(),
-                target,
-                detail,
-            },
-        )
+    ) -> Self {
+        AuditEntry {
+            time: rfc3339(now),
+            time_us: now,
+            who: who.name.clone(),
+            role: who.role.as_str().to_owned(),
+            action: action.to_owned(),
+            target,
+            detail,
+        }
+    }
+}
+
+/// The audit log.
+#[derive(Debug)]
+pub struct AuditLog {
+    log: TimeLog,
+}
+
+impl AuditLog {
+    /// The log over the shared store.
+    pub fn open(store: Store) -> Self {
+        Self {
+            log: TimeLog::open(store, cf::AUDIT, "audit"),
+        }
+    }
+
+    /// The log underneath (the ledger stages entries into it).
+    pub fn log(&self) -> &TimeLog {
+        &self.log
     }
 
     /// Entries in `[from, to)`, oldest first, at most `limit`.

@@ -99,18 +99,20 @@ pub fn key(time: Micros, seq: u64) -> [u8; 16] {
     k
 }
 
-/// What a journal index entry is keyed by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[repr(u8)]
-pub enum IndexKind {
+/// What a look-up selects records by. Only cards can have a secondary
+/// index (`journal.card_index`); door and reader look-ups scan the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
     /// Card id (card problems).
-    Card = 1,
+    Card,
     /// Door (equipment troubleshooting).
-    Door = 2,
+    Door,
     /// Reader id (equipment troubleshooting).
-    Reader = 3,
+    Reader,
 }
+
+/// The first byte of every card index key (kept for the stored format).
+const CARD_INDEX: u8 = 1;
 
 /// Length of an index key.
 pub const INDEX_KEY_LEN: usize = 29;
@@ -118,13 +120,13 @@ pub const INDEX_KEY_LEN: usize = 29;
 pub const INDEX_TIME_AT: usize = 13;
 const HOUR_MICROS: Micros = 3_600_000_000;
 
-/// Index key: kind ‖ hour (u32) ‖ id ‖ time ‖ sequence (29 bytes). The hour
-/// comes first so index files of different hours do not overlap: compaction
-/// moves old hours down without rewriting them, and only the current hour's
-/// entries (in card order) are ever merged.
-pub fn index_key(kind: IndexKind, id: u64, time: Micros, seq: u64) -> [u8; INDEX_KEY_LEN] {
+/// Card index key: 1 ‖ hour (u32) ‖ card ‖ time ‖ sequence (29 bytes). The
+/// hour comes first so index files of different hours do not overlap:
+/// compaction moves old hours down without rewriting them, and only the
+/// current hour's entries (in card order) are ever merged.
+pub fn card_index_key(id: u64, time: Micros, seq: u64) -> [u8; INDEX_KEY_LEN] {
     let mut k = [0u8; INDEX_KEY_LEN];
-    k[0] = kind as u8;
+    k[0] = CARD_INDEX;
     k[1..5].copy_from_slice(&((time / HOUR_MICROS) as u32).to_be_bytes());
     k[5..13].copy_from_slice(&id.to_be_bytes());
     k[13..21].copy_from_slice(&time.to_be_bytes());
@@ -363,7 +365,7 @@ impl Journal {
     /// `after` (a previous page's last `(time, seq)`), at most `limit`.
     pub fn read_by(
         &self,
-        kind: IndexKind,
+        by: By,
         id: u64,
         from: Micros,
         to: Micros,
@@ -371,11 +373,11 @@ impl Journal {
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
         let from = from.max(self.cutoff());
-        match kind {
-            IndexKind::Card if self.opts.card_index => self.seek_card(id, from, to, after, limit),
-            IndexKind::Card => self.scan(from, to, after, limit, |r| r.card == id),
-            IndexKind::Door => self.scan(from, to, after, limit, |r| u64::from(r.door) == id),
-            IndexKind::Reader => self.scan(from, to, after, limit, |r| u64::from(r.reader) == id),
+        match by {
+            By::Card if self.opts.card_index => self.seek_card(id, from, to, after, limit),
+            By::Card => self.scan(from, to, after, limit, |r| r.card == id),
+            By::Door => self.scan(from, to, after, limit, |r| u64::from(r.door) == id),
+            By::Reader => self.scan(from, to, after, limit, |r| u64::from(r.reader) == id),
         }
     }
 
@@ -430,9 +432,9 @@ impl Journal {
         let mut hour = start_t / HOUR_MICROS;
         while out.len() < limit && hour.saturating_mul(HOUR_MICROS) < to {
             let start = if hour == start_t / HOUR_MICROS {
-                index_key(IndexKind::Card, id, start_t, start_s)
+                card_index_key(id, start_t, start_s)
             } else {
-                index_key(IndexKind::Card, id, hour * HOUR_MICROS, 0)
+                card_index_key(id, hour * HOUR_MICROS, 0)
             };
             for item in db.iterator_cf(
                 self.store.cf(cf::JOURNAL_INDEX),
@@ -618,7 +620,7 @@ fn writer_loop(
             // card. Otherwise (the default) every look-up scans the window,
             // which keeps the writer at full speed.
             if opts.card_index && rec.card != 0 {
-                batch.put_cf(idx, index_key(IndexKind::Card, rec.card, *time, *seq), []);
+                batch.put_cf(idx, card_index_key(rec.card, *time, *seq), []);
             }
         }
         let last = batch_items.last().map(|i| i.0).unwrap_or(0);

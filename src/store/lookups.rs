@@ -1,11 +1,12 @@
 //! The look-up audit: every read of the decision journal — who, role,
 //! purpose, ticket or case, scope, records returned, outcome, time —
-//! written durably before the answer leaves, readable by auditors. It holds
+//! written durably (through the [`crate::ledger`]) before the answer
+//! leaves, readable by auditors. It holds
 //! card, door and reader ids, never access numbers or personal data.
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::{rfc3339, Micros, SharedClock};
+use crate::clock::{rfc3339, Micros};
 use crate::pki::identity::Identity;
 use crate::store::timelog::TimeLog;
 use crate::store::{cf, Store, StoreError};
@@ -56,46 +57,47 @@ pub struct Lookup {
     pub outcome: String,
 }
 
-/// The look-up log.
-#[derive(Debug)]
-pub struct LookupLog {
-    log: TimeLog,
-    clock: SharedClock,
-}
-
-impl LookupLog {
-    /// Opens the log.
-    pub fn open(store: Store, clock: SharedClock) -> Result<Self, StoreError> {
-        Ok(Self {
-            log: TimeLog::open(store, cf::LOOKUPS, "lookup")?,
-            clock,
-        })
-    }
-
-    /// Records a look-up durably.
-    pub fn record(
-        &self,
+impl Lookup {
+    /// A look-up by `who` at `now`.
+    pub fn new(
+        now: Micros,
         who: &Identity,
         purpose: Purpose,
         reference: &str,
         scope: String,
         returned: usize,
         outcome: &str,
-    ) -> Result<(), StoreError> {
-        let now: Micros = self.clock.now_micros();
-        self.log.append(
-            now,
-            &Lookup {
-                time: rfc3339(now),
-                who: who.name.clone(),
-                role: who.role.as_str().to_owned(),
-                purpose,
-                reference: reference.to_owned(),
-                scope,
-                returned,
-                outcome: outcome.to_owned(),
-            },
-        )
+    ) -> Self {
+        Lookup {
+            time: rfc3339(now),
+            who: who.name.clone(),
+            role: who.role.as_str().to_owned(),
+            purpose,
+            reference: reference.to_owned(),
+            scope,
+            returned,
+            outcome: outcome.to_owned(),
+        }
+    }
+}
+
+/// The look-up log.
+#[derive(Debug)]
+pub struct LookupLog {
+    log: TimeLog,
+}
+
+impl LookupLog {
+    /// The log over the shared store.
+    pub fn open(store: Store) -> Self {
+        Self {
+            log: TimeLog::open(store, cf::LOOKUPS, "lookup"),
+        }
+    }
+
+    /// The log underneath (the ledger stages entries into it).
+    pub fn log(&self) -> &TimeLog {
+        &self.log
     }
 
     /// Entries from `from` (µs), oldest first, at most `limit`.

@@ -1,10 +1,10 @@
-//! An append-only log of JSON entries keyed by time and sequence, written
-//! synchronously: the shape shared by the admin audit trail and the look-up
-//! audit.
+//! An append-only log of JSON entries keyed by time and sequence: the shape
+//! shared by the admin audit trail and the look-up audit. Entries are
+//! written by the [`crate::ledger`] in the same batch as the change they
+//! describe, keyed by the change's time and ledger position, so the same
+//! entry has the same key on every appliance.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use rocksdb::{Direction, IteratorMode, WriteOptions};
+use rocksdb::{Direction, IteratorMode, WriteBatch};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -17,45 +17,37 @@ pub struct TimeLog {
     store: Store,
     cf: &'static str,
     what: &'static str,
-    seq: AtomicU64,
 }
 
+/// Entries one change may add to one log.
+pub const MAX_ENTRIES_PER_CHANGE: u64 = 256;
+
 impl TimeLog {
-    /// Opens the log in column family `cf`; sequence numbers continue from
-    /// the last entry. `what` names the records in corruption errors.
-    pub fn open(store: Store, cf: &'static str, what: &'static str) -> Result<Self, StoreError> {
-        let mut seq = 0;
-        if let Some(item) = store
-            .db()
-            .iterator_cf(store.cf(cf), IteratorMode::End)
-            .next()
-        {
-            let (k, _) = item?;
-            if let Some(s) = k.get(8..16).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
-                seq = u64::from_be_bytes(s);
-            }
-        }
-        Ok(Self {
-            store,
-            cf,
-            what,
-            seq: AtomicU64::new(seq + 1),
-        })
+    /// The log in column family `cf`; `what` names the records in
+    /// corruption errors.
+    pub fn open(store: Store, cf: &'static str, what: &'static str) -> Self {
+        Self { store, cf, what }
     }
 
-    /// Appends an entry stamped `now`, durable before this returns.
-    pub fn append<T: Serialize>(&self, now: Micros, entry: &T) -> Result<(), StoreError> {
-        let seq = self.seq.fetch_add(1, Ordering::SeqCst);
+    /// Adds entry number `index` of ledger change `seq`, stamped `time`, to
+    /// `batch`.
+    pub fn stage<T: Serialize>(
+        &self,
+        batch: &mut WriteBatch,
+        time: Micros,
+        seq: u64,
+        index: u64,
+        entry: &T,
+    ) -> Result<(), StoreError> {
         let mut key = [0u8; 16];
-        key[..8].copy_from_slice(&now.to_be_bytes());
-        key[8..].copy_from_slice(&seq.to_be_bytes());
+        key[..8].copy_from_slice(&time.to_be_bytes());
+        let n = seq
+            .saturating_mul(MAX_ENTRIES_PER_CHANGE)
+            .saturating_add(index.min(MAX_ENTRIES_PER_CHANGE - 1));
+        key[8..].copy_from_slice(&n.to_be_bytes());
         let value =
             serde_json::to_vec(entry).map_err(|_| StoreError::Corrupt { what: self.what })?;
-        let mut w = WriteOptions::default();
-        w.set_sync(true);
-        self.store
-            .db()
-            .put_cf_opt(self.store.cf(self.cf), key, value, &w)?;
+        batch.put_cf(self.store.cf(self.cf), key, value);
         Ok(())
     }
 

@@ -468,7 +468,7 @@ async fn indexes_expire_with_the_records_and_the_report_proves_it() {
     let left = core
         .journal
         .read_by(
-            portcullis::store::journal::IndexKind::Card,
+            portcullis::store::journal::By::Card,
             sc.card,
             0,
             u64::MAX,

@@ -1,18 +1,29 @@
 //! The cardholder book: records sealed at rest, photos, and the clear state
 //! the decision path needs (active, levels), kept compiled in
 //! [`crate::policy::levels::AccessControl`].
+//!
+//! As for cards, the `plan_*` methods check a change against the present
+//! state and seal what it writes; the [`crate::ledger`] writes it with its
+//! audit entry and then installs it. Key rotation is a series of such
+//! changes: the new key becomes current, every record still sealed under
+//! another key is re-sealed in bounded chunks, then the old keys are
+//! retired — a photo uploaded meanwhile is sealed under the new key and
+//! never overwritten with an older one.
 
 pub mod fields;
+pub mod photo;
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
+use rocksdb::{IteratorMode, WriteBatch};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::vault::{Vault, VaultError};
 use crate::policy::levels::AccessControl;
-use crate::records::cardholder::fields::{check_photo, Personal, PhotoKind};
 use crate::store::{cf, Store, StoreError};
+use fields::Personal;
+use photo::{check_photo, PhotoKind};
 
 /// The notation shown when a person has withheld their photo.
 pub const PHOTO_WITHHELD_NOTATION: &str =
@@ -27,6 +38,37 @@ pub struct Header {
     pub photo_withheld: bool,
     /// Access levels held.
     pub levels: Vec<String>,
+}
+
+/// A holder record to write: clear header and sealed personal fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HolderPut {
+    /// Holder id.
+    pub id: u64,
+    /// Clear part.
+    pub header: Header,
+    /// Sealed personal fields.
+    pub sealed: Vec<u8>,
+}
+
+/// A photo to write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhotoPut {
+    /// Holder id.
+    pub id: u64,
+    /// [`PhotoKind`] code.
+    pub kind: u8,
+    /// Sealed image.
+    pub sealed: Vec<u8>,
+}
+
+/// A record re-sealed under the current key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resealed {
+    /// A holder record.
+    Holder(HolderPut),
+    /// A photo.
+    Photo(PhotoPut),
 }
 
 /// A holder operation failed.
@@ -88,21 +130,20 @@ fn decode(v: &[u8]) -> Result<(Header, &[u8]), StoreError> {
     Ok((header, &v[2 + n..]))
 }
 
+fn id_of(k: &[u8], what: &'static str) -> Result<u64, StoreError> {
+    Ok(u64::from_be_bytes(
+        k.try_into().map_err(|_| StoreError::Corrupt { what })?,
+    ))
+}
+
 /// The cardholder book.
 #[derive(Debug)]
 pub struct HolderBook {
     store: Store,
     vault: Vault,
     access: Arc<AccessControl>,
-    /// Serialises every write of holders and photos (and key rotation,
-    /// which rewrites them all); holds the next holder id.
-    writes: Mutex<u64>,
-}
-
-fn sync() -> WriteOptions {
-    let mut w = WriteOptions::default();
-    w.set_sync(true);
-    w
+    /// The next holder id (ids are never reused).
+    next_id: AtomicU64,
 }
 
 impl HolderBook {
@@ -119,11 +160,7 @@ impl HolderBook {
             .iterator_cf(store.cf(cf::HOLDERS), IteratorMode::Start)
         {
             let (k, v) = item?;
-            let id = u64::from_be_bytes(
-                k.as_ref()
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt { what: "holder" })?,
-            );
+            let id = id_of(&k, "holder")?;
             let (h, _) = decode(&v)?;
             access.set_holder(id, h.active, h.levels);
             next = next.max(id + 1);
@@ -132,7 +169,7 @@ impl HolderBook {
             store,
             vault,
             access,
-            writes: Mutex::new(next),
+            next_id: AtomicU64::new(next),
         })
     }
 
@@ -151,23 +188,18 @@ impl HolderBook {
         Ok((h, sealed.to_vec()))
     }
 
-    fn write(&self, id: u64, h: &Header, p: &Personal) -> Result<(), HolderError> {
+    fn seal(&self, id: u64, header: Header, p: &Personal) -> Result<HolderPut, HolderError> {
         let plain = serde_json::to_vec(p).map_err(|e| HolderError::Invalid(e.to_string()))?;
-        let sealed = self.vault.seal(&holder_aad(id), &plain);
-        self.store.db().put_cf_opt(
-            self.store.cf(cf::HOLDERS),
-            id.to_be_bytes(),
-            encode(h, &sealed),
-            &sync(),
-        )?;
-        self.access.set_holder(id, h.active, h.levels.clone());
-        Ok(())
+        Ok(HolderPut {
+            id,
+            header,
+            sealed: self.vault.seal(&holder_aad(id), &plain),
+        })
     }
 
-    /// Creates a holder; returns its id.
-    pub fn create(&self, p: &Personal) -> Result<u64, HolderError> {
-        let mut next = self.writes.lock().unwrap_or_else(|e| e.into_inner());
-        let id = *next;
+    /// Plans a new holder record.
+    pub fn plan_create(&self, p: &Personal) -> Result<HolderPut, HolderError> {
+        let id = self.next_id.load(Ordering::SeqCst);
         if id > u64::from(u32::MAX) {
             return Err(HolderError::Invalid("cardholder ids are exhausted".into()));
         }
@@ -175,9 +207,7 @@ impl HolderBook {
             active: p.status.is_active(),
             ..Header::default()
         };
-        self.write(id, &h, p)?;
-        *next += 1;
-        Ok(id)
+        self.seal(id, h, p)
     }
 
     /// Whether a holder exists.
@@ -198,10 +228,13 @@ impl HolderBook {
         Ok((h, p))
     }
 
-    /// Applies a validated change of personal fields; returns the names of
-    /// the fields that changed (for the audit trail).
-    pub fn update(&self, id: u64, body: &serde_json::Value) -> Result<Vec<String>, HolderError> {
-        let _g = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+    /// Plans a validated change of personal fields; also returns the names
+    /// of the fields that change (for the audit trail).
+    pub fn plan_update(
+        &self,
+        id: u64,
+        body: &serde_json::Value,
+    ) -> Result<(HolderPut, Vec<String>), HolderError> {
         let (mut h, old) = self.get(id)?;
         let new = old
             .patched(body)
@@ -211,12 +244,11 @@ impl HolderBook {
             .map(|o| o.keys().cloned().collect())
             .unwrap_or_default();
         h.active = new.status.is_active();
-        self.write(id, &h, &new)?;
-        Ok(changed)
+        Ok((self.seal(id, h, &new)?, changed))
     }
 
-    /// Assigns access levels.
-    pub fn set_levels(&self, id: u64, levels: Vec<String>) -> Result<(), HolderError> {
+    /// Plans assigning access levels.
+    pub fn plan_levels(&self, id: u64, levels: Vec<String>) -> Result<HolderPut, HolderError> {
         if levels.len() > 64 {
             return Err(HolderError::Invalid(
                 "a cardholder holds at most 64 levels".into(),
@@ -225,28 +257,58 @@ impl HolderBook {
         self.access
             .check_levels(&levels)
             .map_err(|e| HolderError::Invalid(e.to_string()))?;
-        let _g = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         let (mut h, p) = self.get(id)?;
         h.levels = levels;
-        self.write(id, &h, &p)
+        self.seal(id, h, &p)
     }
 
-    /// Stores a photo (checked by content).
-    pub fn put_photo(&self, id: u64, bytes: &[u8]) -> Result<PhotoKind, HolderError> {
+    /// Plans recording or clearing the person's request to withhold their
+    /// photo.
+    pub fn plan_withheld(&self, id: u64, withheld: bool) -> Result<HolderPut, HolderError> {
+        let (mut h, p) = self.get(id)?;
+        h.photo_withheld = withheld;
+        self.seal(id, h, &p)
+    }
+
+    /// Plans storing a photo (checked by content, sealed under the current
+    /// key).
+    pub fn plan_photo(&self, id: u64, bytes: &[u8]) -> Result<(PhotoPut, PhotoKind), HolderError> {
         let kind = check_photo(bytes).map_err(|e| HolderError::Invalid(e.into()))?;
-        // Sealed under the current key and written while no rotation runs:
-        // a rotation between the two would re-encrypt the old photo over
-        // this one, or retire the key this one is sealed with.
-        let _g = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         if !self.exists(id)? {
             return Err(HolderError::NotFound(id));
         }
-        let mut v = vec![kind as u8];
-        v.extend_from_slice(&self.vault.seal(&photo_aad(id), bytes));
-        self.store
-            .db()
-            .put_cf_opt(self.store.cf(cf::PHOTOS), id.to_be_bytes(), v, &sync())?;
-        Ok(kind)
+        Ok((
+            PhotoPut {
+                id,
+                kind: kind as u8,
+                sealed: self.vault.seal(&photo_aad(id), bytes),
+            },
+            kind,
+        ))
+    }
+
+    /// Adds a holder record to `batch`.
+    pub fn stage_holder(&self, batch: &mut WriteBatch, h: &HolderPut) {
+        batch.put_cf(
+            self.store.cf(cf::HOLDERS),
+            h.id.to_be_bytes(),
+            encode(&h.header, &h.sealed),
+        );
+    }
+
+    /// Makes a written holder record live for decisions.
+    pub fn install_holder(&self, h: &HolderPut) {
+        self.access
+            .set_holder(h.id, h.header.active, h.header.levels.clone());
+        self.next_id.fetch_max(h.id + 1, Ordering::SeqCst);
+    }
+
+    /// Adds a photo to `batch`.
+    pub fn stage_photo(&self, batch: &mut WriteBatch, p: &PhotoPut) {
+        let mut v = Vec::with_capacity(1 + p.sealed.len());
+        v.push(p.kind);
+        v.extend_from_slice(&p.sealed);
+        batch.put_cf(self.store.cf(cf::PHOTOS), p.id.to_be_bytes(), v);
     }
 
     /// Whether a photo is on file (no decryption).
@@ -265,11 +327,7 @@ impl HolderBook {
             .db()
             .get_cf(self.store.cf(cf::PHOTOS), id.to_be_bytes())?
             .ok_or(HolderError::NoPhoto(id))?;
-        let kind = if v.first() == Some(&(PhotoKind::Png as u8)) {
-            PhotoKind::Png
-        } else {
-            PhotoKind::Jpeg
-        };
+        let kind = PhotoKind::from_code(v.first().copied().unwrap_or(0));
         let bytes = self
             .vault
             .open_sealed(&photo_aad(id), v.get(1..).unwrap_or(&[]))?;
@@ -285,119 +343,95 @@ impl HolderBook {
         self.photo(id)
     }
 
-    /// Records or clears the person's request to withhold their photo.
-    pub fn set_withheld(&self, id: u64, withheld: bool) -> Result<(), HolderError> {
-        let _g = self.writes.lock().unwrap_or_else(|e| e.into_inner());
-        let (mut h, p) = self.get(id)?;
-        h.photo_withheld = withheld;
-        self.write(id, &h, &p)
-    }
-
-    /// Rotates the record key: re-encrypts every holder and photo under a
-    /// new key in one atomic write, then deletes the old keys. Returns
-    /// (new key id, records re-encrypted).
-    pub fn rotate_key(&self) -> Result<(u32, usize), HolderError> {
-        let _g = self.writes.lock().unwrap_or_else(|e| e.into_inner());
-        // Read everything with the old keys first.
-        let mut holders = Vec::new();
+    /// Plans re-sealing, under the current key, up to `max_records` records
+    /// (or about `max_bytes` of them) still sealed under another key.
+    /// Returns nothing when none is left.
+    pub fn plan_reseal(
+        &self,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Resealed>, HolderError> {
+        let current = self.vault.current_id();
+        let stale = |sealed: &[u8]| Vault::key_id_of(sealed).is_some_and(|k| k != current);
+        let mut out = Vec::new();
+        let mut bytes = 0;
         for item in self
             .store
             .db()
             .iterator_cf(self.store.cf(cf::HOLDERS), IteratorMode::Start)
         {
             let (k, v) = item?;
-            let id = u64::from_be_bytes(
-                k.as_ref()
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt { what: "holder" })?,
-            );
+            let id = id_of(&k, "holder")?;
             let (h, sealed) = decode(&v)?;
-            holders.push((id, h, self.vault.open_sealed(&holder_aad(id), sealed)?));
+            if stale(sealed) {
+                let plain = self.vault.open_sealed(&holder_aad(id), sealed)?;
+                bytes += plain.len();
+                out.push(Resealed::Holder(HolderPut {
+                    id,
+                    header: h,
+                    sealed: self.vault.seal(&holder_aad(id), &plain),
+                }));
+                if out.len() >= max_records || bytes >= max_bytes {
+                    return Ok(out);
+                }
+            }
         }
-        let mut photos = Vec::new();
         for item in self
             .store
             .db()
             .iterator_cf(self.store.cf(cf::PHOTOS), IteratorMode::Start)
         {
             let (k, v) = item?;
-            let id = u64::from_be_bytes(
-                k.as_ref()
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt { what: "photo" })?,
-            );
-            let kind = v.first().copied().unwrap_or(0);
-            photos.push((
-                id,
-                kind,
-                self.vault
-                    .open_sealed(&photo_aad(id), v.get(1..).unwrap_or(&[]))?,
-            ));
+            let id = id_of(&k, "photo")?;
+            let sealed = v.get(1..).unwrap_or(&[]);
+            if stale(sealed) {
+                let plain = self.vault.open_sealed(&photo_aad(id), sealed)?;
+                bytes += plain.len();
+                out.push(Resealed::Photo(PhotoPut {
+                    id,
+                    kind: v.first().copied().unwrap_or(0),
+                    sealed: self.vault.seal(&photo_aad(id), &plain),
+                }));
+                if out.len() >= max_records || bytes >= max_bytes {
+                    return Ok(out);
+                }
+            }
         }
-        let new_id = self.vault.rotate()?;
-        let checks = self.vault.check_values();
-        let new_check = checks
-            .iter()
-            .find(|(id, _)| *id == new_id)
-            .map(|(_, c)| *c)
-            .ok_or(VaultError::MissingKey(new_id))?;
-        let retired: Vec<u32> = checks
-            .iter()
-            .map(|(id, _)| *id)
-            .filter(|id| *id != new_id)
-            .collect();
-        let mut batch = WriteBatch::default();
-        crate::app::keys::record_rotation(&self.store, &mut batch, (new_id, new_check), &retired);
-        for (id, h, plain) in &holders {
-            batch.put_cf(
-                self.store.cf(cf::HOLDERS),
-                id.to_be_bytes(),
-                encode(h, &self.vault.seal(&holder_aad(*id), plain)),
-            );
+        Ok(out)
+    }
+
+    /// Ids of every key some record (holder or photo) is sealed with.
+    pub fn key_ids_in_use(&self) -> Result<std::collections::BTreeSet<u32>, HolderError> {
+        let mut ids = std::collections::BTreeSet::new();
+        for item in self
+            .store
+            .db()
+            .iterator_cf(self.store.cf(cf::HOLDERS), IteratorMode::Start)
+        {
+            let (_, v) = item?;
+            let (_, sealed) = decode(&v)?;
+            ids.extend(Vault::key_id_of(sealed));
         }
-        for (id, kind, plain) in &photos {
-            let mut v = vec![*kind];
-            v.extend_from_slice(&self.vault.seal(&photo_aad(*id), plain));
-            batch.put_cf(self.store.cf(cf::PHOTOS), id.to_be_bytes(), v);
+        for item in self
+            .store
+            .db()
+            .iterator_cf(self.store.cf(cf::PHOTOS), IteratorMode::Start)
+        {
+            let (_, v) = item?;
+            ids.extend(Vault::key_id_of(v.get(1..).unwrap_or(&[])));
         }
-        self.store.db().write_opt(batch, &sync())?;
-        // Old ciphertexts may linger in old files until compaction; without
-        // their key they are unreadable.
-        self.vault.retire_others()?;
+        Ok(ids)
+    }
+
+    /// After the old keys are retired: compacts holders and photos so old
+    /// ciphertexts (unreadable without their keys) leave the files too.
+    pub fn compact(&self) -> Result<(), HolderError> {
         for name in [cf::HOLDERS, cf::PHOTOS] {
             self.store.db().flush_cf(self.store.cf(name))?;
             self.store
                 .db()
                 .compact_range_cf(self.store.cf(name), None::<&[u8]>, None::<&[u8]>);
         }
-        Ok((new_id, holders.len() + photos.len()))
+        Ok(())
     }
-}
-
-/// Persists and installs access-level definitions.
-pub fn save_definitions(
-    store: &Store,
-    access: &AccessControl,
-    defs: crate::policy::levels::Definitions,
-) -> Result<(), HolderError> {
-    AccessControl::validate(&defs).map_err(|e| HolderError::Invalid(e.to_string()))?;
-    let v = serde_json::to_vec(&defs).map_err(|e| HolderError::Invalid(e.to_string()))?;
-    store
-        .db()
-        .put_cf_opt(store.cf(cf::ACCESS), b"definitions", v, &sync())?;
-    access
-        .install(defs)
-        .map_err(|e| HolderError::Invalid(e.to_string()))
-}
-
-/// Loads stored access-level definitions into `access`.
-pub fn load_definitions(store: &Store, access: &AccessControl) -> Result<(), StoreError> {
-    if let Some(v) = store.db().get_cf(store.cf(cf::ACCESS), b"definitions")? {
-        let defs: crate::policy::levels::Definitions =
-            serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt { what: "access" })?;
-        access
-            .install(defs)
-            .map_err(|_| StoreError::Corrupt { what: "access" })?;
-    }
-    Ok(())
 }

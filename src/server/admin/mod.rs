@@ -1,425 +1,203 @@
 //! The admin API: HTTPS with client certificates, JSON in and out.
 //!
-//! The caller's identity and role come from the certificate (inserted into
-//! each request by the listener); every handler states which roles may call
-//! it. Errors are JSON `{"error": "..."}` with a fitting status code.
+//! Every route comes from the one table in [`crate::api::Op`]. Before a
+//! handler runs, [`guard`] reads the caller's identity (put on the request
+//! by the listener from the client certificate), refuses a role the table
+//! does not allow for that operation, hands the handler a [`Caller`], and
+//! afterwards counts `portcullis_admin_requests_total{op,outcome}` — for
+//! every route, with one label scheme. Handlers change records only through
+//! the [`crate::ledger`], which writes the caller's audit entry in the same
+//! atomic batch as the change. Errors are `{"error": "..."}` with a status
+//! chosen in [`error`].
 
-pub mod journal;
-pub mod records;
+mod access;
+mod cards;
+pub mod error;
+mod holders;
+mod journal;
+mod police;
+mod readers;
+mod trails;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Extension, Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-use crate::app::shared::Core;
+use crate::api::{Method, Op};
+use crate::app::shared::Shared;
+use crate::clock::Micros;
 use crate::config::ms;
-use crate::pki::identity::{self, Identity, Role};
-use crate::records::cards::{CardError, CardView, IssueRequest};
-use crate::records::readers::ReaderError;
-use crate::server::admin::records::audit;
+use crate::pki::identity::{self, Identity};
 use crate::server::listener::{accept_loop, Pending};
 use crate::server::tls::failure_reason;
-
-/// An admin API error: status plus a message safe to show the caller.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    message: String,
-}
-
-impl ApiError {
-    /// A new error.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-        }
-    }
-    fn forbidden(id: &Identity, allowed: &[Role]) -> Self {
-        let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
-        Self::new(
-            StatusCode::FORBIDDEN,
-            format!(
-                "role {} may not do this; allowed: {}",
-                id.role,
-                names.join(", ")
-            ),
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
-    }
-}
-
-impl From<CardError> for ApiError {
-    fn from(e: CardError) -> Self {
-        let status = match &e {
-            CardError::NotFound(_) => StatusCode::NOT_FOUND,
-            CardError::WrongStatus { .. } | CardError::Refused(_) => StatusCode::CONFLICT,
-            CardError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            CardError::Store(_) => {
-                tracing::error!(error = %e, "card store failure");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        };
-        ApiError::new(status, e.to_string())
-    }
-}
-
-impl From<ReaderError> for ApiError {
-    fn from(e: ReaderError) -> Self {
-        let status = match &e {
-            ReaderError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ReaderError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError::new(status, e.to_string())
-    }
-}
-
-/// Refuses the request unless the caller holds one of `allowed`.
-pub fn require(id: &Identity, allowed: &[Role]) -> Result<(), ApiError> {
-    if allowed.contains(&id.role) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(id, allowed))
-    }
-}
+use crate::store::audit::AuditEntry;
+pub use error::ApiError;
 
 type ApiResult = Result<Response, ApiError>;
+type AppState = State<Arc<Shared>>;
 
+/// The authenticated caller of one operation, as admitted by [`guard`].
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who, from the client certificate.
+    pub id: Identity,
+    /// What they are calling.
+    pub op: Op,
+}
+
+impl Caller {
+    /// An audit entry of this call, at `now`, about `target`.
+    pub fn audit(
+        &self,
+        now: Micros,
+        target: impl Into<String>,
+        detail: serde_json::Value,
+    ) -> AuditEntry {
+        AuditEntry::new(now, &self.id, self.op.name(), target.into(), detail)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "route without a guard")
+        })
+    }
+}
+
+/// Admits a request to `op` only for the roles the table allows, and
+/// counts its outcome.
+async fn guard(
+    State((shared, op)): State<(Arc<Shared>, Op)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let id = req.extensions().get::<Identity>().cloned();
+    let response = match id {
+        Some(id) if op.allows(id.role) => {
+            req.extensions_mut().insert(Caller { id, op });
+            next.run(req).await
+        }
+        Some(id) => {
+            let names: Vec<&str> = op.roles().iter().map(|r| r.as_str()).collect();
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "role {} may not do this ({op}); allowed: {}",
+                    id.role,
+                    names.join(", ")
+                ),
+            )
+            .into_response()
+        }
+        None => ApiError::new(StatusCode::UNAUTHORIZED, "no client certificate identity")
+            .into_response(),
+    };
+    let status = response.status();
+    let outcome = if status.is_success() {
+        "ok"
+    } else if status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED {
+        "forbidden"
+    } else if status.is_client_error() {
+        "refused"
+    } else {
+        "error"
+    };
+    shared.metrics.admin_request(op.name(), outcome);
+    response
+}
+
+fn filter(m: Method) -> MethodFilter {
+    match m {
+        Method::Get => MethodFilter::GET,
+        Method::Post => MethodFilter::POST,
+        Method::Put => MethodFilter::PUT,
+        Method::Patch => MethodFilter::PATCH,
+        Method::Delete => MethodFilter::DELETE,
+    }
+}
+
+/// The handler of every operation (the match is exhaustive: an operation
+/// added to the table without a handler does not compile).
+fn handler(op: Op) -> MethodRouter<Arc<Shared>> {
+    let f = filter(op.method());
+    match op {
+        Op::Whoami => on(f, trails::whoami),
+        Op::CardIssue => on(f, cards::issue),
+        Op::CardShow => on(f, cards::show),
+        Op::CardRevoke => on(f, cards::revoke),
+        Op::CardSuspend => on(f, cards::suspend),
+        Op::CardResume => on(f, cards::resume),
+        Op::CardExpiry => on(f, cards::expiry),
+        Op::CardReplace => on(f, cards::replace),
+        Op::HolderCreate => on(f, holders::create),
+        Op::HolderShow => on(f, holders::show),
+        Op::HolderUpdate => on(f, holders::update),
+        Op::HolderLevels => on(f, holders::levels),
+        Op::HolderCards => on(f, holders::cards),
+        Op::PhotoUpload => on(f, holders::upload_photo),
+        Op::PhotoShow => on(f, holders::show_photo),
+        Op::PhotoDistribute => on(f, holders::distribute_photo),
+        Op::PhotoWithheld => on(f, holders::withheld),
+        Op::AccessShow => on(f, access::show),
+        Op::AccessSet => on(f, access::set),
+        Op::KeysRotate => on(f, access::rotate_keys),
+        Op::AuditRead => on(f, trails::audit),
+        Op::LookupsRead => on(f, trails::lookups),
+        Op::JournalLookup => on(f, journal::lookup),
+        Op::ChiefKeySet => on(f, police::set_chief_key),
+        Op::Investigate => on(f, police::investigate),
+        Op::InvestigatePhoto => on(f, police::investigate_photo),
+        Op::NotificationsList => on(f, police::notifications),
+        Op::NotificationDone => on(f, police::notification_done),
+        Op::RetentionReport => on(f, trails::retention),
+        Op::ReadersList => on(f, readers::list),
+        Op::ReaderRegister => on(f, readers::register),
+        Op::ReaderRemove => on(f, readers::remove),
+    }
+}
+
+/// The routes, one per operation of the table, each behind its guard.
+pub fn router(shared: Arc<Shared>) -> Router {
+    let limit = shared.config.admin.max_body;
+    let mut r = Router::new();
+    for &op in Op::ALL {
+        r = r.route(
+            op.path(),
+            handler(op).route_layer(middleware::from_fn_with_state((shared.clone(), op), guard)),
+        );
+    }
+    r.layer(DefaultBodyLimit::max(limit)).with_state(shared)
+}
+
+/// A response that caches nothing (records, photos, access numbers).
 fn no_store(mut r: Response) -> Response {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
-/// The routes.
-pub fn router(core: Arc<Core>) -> Router {
-    use crate::server::admin::journal as logs;
-    use crate::server::admin::records as rec;
-    let limit = core.config.admin.max_body;
-    Router::new()
-        .route("/v1/whoami", get(whoami))
-        .route("/v1/cards", post(issue_card))
-        .route("/v1/cards/{id}", get(get_card))
-        .route("/v1/cards/{id}/revoke", post(revoke_card))
-        .route("/v1/cards/{id}/suspend", post(suspend_card))
-        .route("/v1/cards/{id}/resume", post(resume_card))
-        .route("/v1/cards/{id}/expiry", put(set_expiry))
-        .route("/v1/holders", post(rec::create_holder))
-        .route(
-            "/v1/holders/{id}",
-            get(rec::get_holder).patch(rec::update_holder),
-        )
-        .route("/v1/holders/{id}/levels", put(rec::set_levels))
-        .route("/v1/holders/{id}/cards", get(rec::holder_cards))
-        .route("/v1/holders/{id}/replace-card", post(replace_card))
-        .route(
-            "/v1/holders/{id}/photo",
-            put(rec::put_photo).get(rec::get_photo),
-        )
-        .route(
-            "/v1/holders/{id}/photo/distribution",
-            get(rec::distribute_photo),
-        )
-        .route("/v1/holders/{id}/photo/withheld", put(rec::set_withheld))
-        .route("/v1/access", get(rec::get_access).put(rec::put_access))
-        .route("/v1/keys/rotate", post(rec::rotate_keys))
-        .route("/v1/audit", get(rec::read_audit))
-        .route("/v1/journal", get(logs::resolution))
-        .route("/v1/police/chief-key", put(logs::set_chief_key))
-        .route("/v1/investigations", post(logs::investigate))
-        .route("/v1/investigations/photo", post(logs::investigate_photo))
-        .route("/v1/notifications", get(logs::notifications))
-        .route("/v1/notifications/{id}/done", post(logs::notification_done))
-        .route("/v1/lookups", get(logs::lookups))
-        .route("/v1/retention", get(logs::retention))
-        .route("/v1/readers", get(list_readers))
-        .route(
-            "/v1/readers/{name}",
-            put(register_reader).delete(remove_reader),
-        )
-        .layer(DefaultBodyLimit::max(limit))
-        .with_state(core)
-}
-
-async fn whoami(Extension(id): Extension<Identity>) -> Json<Identity> {
-    Json(id)
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IssueBody {
-    holder: u64,
-    #[serde(default)]
-    valid_from: Option<u32>,
-    #[serde(default)]
-    valid_until: Option<u32>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReplaceBody {
-    #[serde(default)]
-    valid_until: Option<u32>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ExpiryBody {
-    valid_until: Option<u32>,
-}
-
-/// Parses a JSON request body, refusing it with a clear 400.
-pub(crate) fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
-}
-
-fn issued(
-    card: &crate::records::cards::Card,
-    number: &crate::crypto::numbers::AccessNumber,
-    extra: serde_json::Value,
-) -> Response {
-    let mut body = json!({
-        "card": CardView::from(card),
-        "access_number": number.reveal(),
-        "note": "the access number is shown only this once; program the card now",
-    });
-    if let (Some(o), Some(e)) = (body.as_object_mut(), extra.as_object()) {
-        for (k, v) in e {
-            o.insert(k.clone(), v.clone());
-        }
-    }
-    no_store((StatusCode::CREATED, Json(body)).into_response())
-}
-
-fn require_holder(core: &Core, holder: u64) -> Result<(), ApiError> {
-    match core.holders.exists(holder) {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("no cardholder with id {holder}; create the cardholder record first"),
-        )),
-        Err(e) => Err(e.into()),
-    }
-}
-
-async fn issue_card(
-    State(core): State<Arc<Core>>,
-    Extension(id): Extension<Identity>,
-    body: axum::body::Bytes,
-) -> ApiResult {
-    require(&id, &[Role::SecurityOffice])?;
-    let b: IssueBody = json_body(&body)?;
-    require_holder(&core, b.holder)?;
-    let result = core.cards.issue(IssueRequest {
-        holder: b.holder,
-        valid_from: b.valid_from,
-        valid_until: b.valid_until,
-    });
-    core.metrics
-        .admin_request("card_issue", if result.is_ok() { "ok" } else { "error" });
-    let (card, number) = result?;
-    audit(
-        &core,
-        &id,
-        "card.issue",
-        format!("card:{}", card.id),
-        json!({ "holder": b.holder }),
-    )?;
-    tracing::info!(card = card.id, "card issued");
-    core.metrics.credentials.set(core.cards.map().len() as f64);
-    Ok(issued(&card, &number, json!({})))
-}
-
-async fn replace_card(
-    State(core): State<Arc<Core>>,
-    Extension(id): Extension<Identity>,
-    Path(holder): Path<u64>,
-    body: axum::body::Bytes,
-) -> ApiResult {
-    require(&id, &[Role::SecurityOffice, Role::CardOffice])?;
-    let b: ReplaceBody = if body.is_empty() {
-        ReplaceBody { valid_until: None }
-    } else {
-        json_body(&body)?
-    };
-    require_holder(&core, holder)?;
-    let result = core.cards.replace(IssueRequest {
-        holder,
-        valid_from: None,
-        valid_until: b.valid_until,
-    });
-    core.metrics
-        .admin_request("card_replace", if result.is_ok() { "ok" } else { "error" });
-    let (card, number, superseded) = result?;
-    audit(
-        &core,
-        &id,
-        "card.replace",
-        format!("card:{}", card.id),
-        json!({ "holder": holder, "superseded": superseded }),
-    )?;
-    tracing::info!(
-        card = card.id,
-        superseded = superseded.len(),
-        "replacement card issued"
-    );
-    core.metrics.credentials.set(core.cards.map().len() as f64);
-    Ok(issued(&card, &number, json!({ "superseded": superseded })))
-}
-
-async fn get_card(
-    State(core): State<Arc<Core>>,
-    Extension(id): Extension<Identity>,
-    Path(card): Path<u64>,
-) -> ApiResult {
-    require(&id, &[Role::SecurityOffice, Role::CardOffice])?;
-    let c = core.cards.get(card)?;
-    Ok(Json(CardView::from(&c)).into_response())
-}
-
-async fn card_change(
-    core: &Core,
-    id: &Identity,
-    card: u64,
-    action: &'static str,
-    result: Result<crate::records::cards::Card, CardError>,
-) -> ApiResult {
-    core.metrics
-        .admin_request(action, if result.is_ok() { "ok" } else { "error" });
-    let c = result?;
-    audit(
-        core,
-        id,
-        action,
-        format!("card:{}", c.id),
-        serde_json::Value::Null,
-    )?;
-    tracing::info!(card, action, "card changed");
-    Ok(Json(CardView::from(&c)).into_response())
-}
-
-async fn revoke_card(
-    State(core): State<Arc<Core>>,
-    Extension(id): Extension<Identity>,
-    Path(card): Path<u64>,
-) -> ApiResult {
-    require(&id, &[Role::SecurityOffice])?;
-    let r = core.cards.revoke(card);
-    card_change(&core, &id, card, "card.revoke", r).await
-}
-
-async fn suspend_card(
-    State(core): State<Arc<Core>>,
-    Extension(id): Extension<Identity>,
-    Path(card): Path<u64>,
-) -> ApiResult {
-    require(&id, &[Role::SecurityOffice])?;
-    let r = core.cards.suspend(card);
-    card_change(&core, &id, card, "card.suspend", r).await
-}
-
-async fn resume_card(
-    State(core): State<Arc<Core>>,
-    Extension(id): Extension<Identity>,
-    Path(card): Path<u64>,
-) -> ApiResult {
-    require(&id, &[Role::SecurityOffice])?;
-    let r = core.cards.resume(card);
-    card_change(&core, &id, card, "card.resume", r).await
-}
-
-async fn set_expiry(
-    State(core): State<Arc<Core>>,
-    Extension(id): Extension<Identity>,
-    Path(card): Path<u64>,
-    body: axum::body::Bytes,
-) -> ApiResult {
-    require(&id, &[Role::SecurityOffice])?;
-    let b: ExpiryBody = json_body(&body)?;
-    let r = core.cards.set_expiry(card, b.valid_until);
-    card_change(&core, &id, card, "card.expiry", r).await
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReaderBody {
-    doors: Vec<u32>,
-}
-
-async fn register_reader(
-    State(core): State<Arc<Core>>,
-    Extension(id): Extension<Identity>,
-    Path(name): Path<String>,
-    body: axum::body::Bytes,
-) -> ApiResult {
-    require(&id, &[Role::SecurityOffice])?;
-    let b: ReaderBody = json_body(&body)?;
-    let result = core.readers.register(&name, &b.doors);
-    core.metrics.admin_request(
-        "reader_register",
-        if result.is_ok() { "ok" } else { "error" },
-    );
-    let r = result?;
-    audit(
-        &core,
-        &id,
-        "reader.register",
-        format!("reader:{}", r.name),
-        json!({ "doors": r.doors }),
-    )?;
-    tracing::info!(reader = %r.name, doors = r.doors.len(), "reader registered");
-    Ok(Json(r).into_response())
-}
-
-async fn remove_reader(
-    State(core): State<Arc<Core>>,
-    Extension(id): Extension<Identity>,
-    Path(name): Path<String>,
-) -> ApiResult {
-    require(&id, &[Role::SecurityOffice])?;
-    let result = core.readers.remove(&name);
-    core.metrics
-        .admin_request("reader_remove", if result.is_ok() { "ok" } else { "error" });
-    match result? {
-        Some(r) => {
-            audit(
-                &core,
-                &id,
-                "reader.remove",
-                format!("reader:{}", r.name),
-                serde_json::Value::Null,
-            )?;
-            tracing::info!(reader = %r.name, "reader removed");
-            Ok(Json(r).into_response())
-        }
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("no reader named {name}"),
-        )),
-    }
-}
-
-async fn list_readers(
-    State(core): State<Arc<Core>>,
-    Extension(id): Extension<Identity>,
-) -> ApiResult {
-    require(&id, &[Role::SecurityOffice])?;
-    Ok(Json(core.readers.list()).into_response())
+/// Runs blocking storage reads off the reactor.
+async fn read<T, F>(shared: &Arc<Shared>, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&Shared) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let s = shared.clone();
+    tokio::task::spawn_blocking(move || f(&s))
+        .await
+        .map_err(ApiError::internal)?
 }
 
 /// Serves the admin API until `stop` turns true, within the bounds of the
@@ -427,7 +205,7 @@ async fn list_readers(
 pub async fn run(
     listener: TcpListener,
     acceptor: TlsAcceptor,
-    core: Arc<Core>,
+    core: Arc<Shared>,
     stop: watch::Receiver<bool>,
 ) {
     let app = router(core.clone());
@@ -449,7 +227,7 @@ pub async fn run(
 async fn connection(
     p: Pending,
     acceptor: TlsAcceptor,
-    core: Arc<Core>,
+    core: Arc<Shared>,
     app: Router,
     mut stop: watch::Receiver<bool>,
 ) {

@@ -1,0 +1,266 @@
+//! The ledger: every administrative change, one at a time, in one order.
+//!
+//! A change is *decided* against the present state — ids allocated,
+//! numbers drawn, records sealed, rules checked — into a [`Change`]: the
+//! exact records to write ([`Effect`]s) plus the audit and look-up entries
+//! that describe it. It is then *applied*: one synchronous RocksDB batch
+//! holds every effect, every entry and the ledger position, so a change is
+//! either wholly on disk with its audit entry or not at all (a kill -9
+//! cannot separate them); only then are the in-memory structures (the
+//! credential map, readers, access levels) updated.
+//!
+//! [`commit`] decides and applies under one lock, off the reactor, so every
+//! read-modify-write of the records — single use of a police request, the
+//! daily look-up limit, id allocation, key rotation against uploads — is
+//! serialised by construction. Because a change carries decided values,
+//! not intentions, applying it is deterministic: the same change applied
+//! on another appliance produces the same records, which is what a
+//! replicated log of changes needs.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use rocksdb::WriteBatch;
+use serde::{Deserialize, Serialize};
+
+use crate::app::shared::Shared;
+use crate::clock::Micros;
+use crate::lookup::limits::{self, Counted};
+use crate::policy::levels::Definitions;
+use crate::records::cardholder::{HolderPut, PhotoPut};
+use crate::records::cards::Card;
+use crate::records::outbox::{self, Notification};
+use crate::records::readers::Reader;
+use crate::store::audit::AuditEntry;
+use crate::store::lookups::Lookup;
+use crate::store::{cf, Store, StoreError};
+
+/// One record-level effect of a change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Effect {
+    /// A card record, new or changed.
+    Card(Card),
+    /// A cardholder record, new or changed.
+    Holder(HolderPut),
+    /// A photo, new or re-sealed.
+    Photo(PhotoPut),
+    /// A reader, registered or with new doors.
+    Reader(Reader),
+    /// A reader removed, by name.
+    ReaderRemoved(String),
+    /// Every access-level definition.
+    Access(Definitions),
+    /// The chief of police's public key.
+    ChiefKey([u8; 32]),
+    /// A signed police request used (its replay key), and when.
+    RequestUsed {
+        /// The replay key.
+        id: String,
+        /// When.
+        at: Micros,
+    },
+    /// A look-up counted against its subject's daily limit.
+    LookupCounted(Counted),
+    /// A notification, new or marked done.
+    Notification(Notification),
+    /// A record key made current (its id and check value).
+    RecordKey {
+        /// Key id.
+        id: u32,
+        /// Check value.
+        check: [u8; 8],
+    },
+    /// Record keys retired: no record is sealed with them any more.
+    RecordKeysRetired(Vec<u32>),
+}
+
+/// A decided change: effects and the entries that describe them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// When it was decided (µs).
+    pub time: Micros,
+    /// What it writes, in order.
+    pub effects: Vec<Effect>,
+    /// Audit trail entries.
+    pub audit: Vec<AuditEntry>,
+    /// Look-up audit entries.
+    pub lookups: Vec<Lookup>,
+}
+
+impl Change {
+    /// An empty change decided at `time`.
+    pub fn at(time: Micros) -> Self {
+        Change {
+            time,
+            effects: Vec::new(),
+            audit: Vec::new(),
+            lookups: Vec::new(),
+        }
+    }
+
+    /// Adds an effect.
+    pub fn with(mut self, e: Effect) -> Self {
+        self.effects.push(e);
+        self
+    }
+
+    /// Adds an audit entry.
+    pub fn audited(mut self, a: AuditEntry) -> Self {
+        self.audit.push(a);
+        self
+    }
+
+    /// Adds a look-up audit entry.
+    pub fn looked_up(mut self, l: Lookup) -> Self {
+        self.lookups.push(l);
+        self
+    }
+
+    /// Whether it changes nothing at all.
+    pub fn is_empty(&self) -> bool {
+        self.effects.is_empty() && self.audit.is_empty() && self.lookups.is_empty()
+    }
+}
+
+/// A change could not be applied; nothing of it was written or installed.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The database refused the batch.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The task deciding or applying the change died.
+    #[error("the change was abandoned")]
+    Abandoned,
+}
+
+const APPLIED: &[u8] = b"ledger/applied";
+
+/// The ledger's position and lock.
+#[derive(Debug)]
+pub struct Ledger {
+    gate: tokio::sync::Mutex<()>,
+    applied: AtomicU64,
+}
+
+impl Ledger {
+    /// Opens the ledger at the position stored in `store`.
+    pub fn open(store: &Store) -> Result<Self, StoreError> {
+        let applied = match store.db().get_cf(store.cf(cf::META), APPLIED)? {
+            Some(v) => u64::from_be_bytes(
+                <[u8; 8]>::try_from(v.as_slice())
+                    .map_err(|_| StoreError::Corrupt { what: "ledger" })?,
+            ),
+            None => 0,
+        };
+        Ok(Self {
+            gate: tokio::sync::Mutex::new(()),
+            applied: AtomicU64::new(applied),
+        })
+    }
+
+    /// The position of the last change applied.
+    pub fn applied(&self) -> u64 {
+        self.applied.load(Ordering::SeqCst)
+    }
+}
+
+/// Decides a change against the present state and applies it, under the
+/// ledger lock and off the reactor. `decide` returns the change and the
+/// caller's answer; an `Err` from it writes nothing. An empty change is
+/// not written.
+pub async fn commit<T, E, F>(shared: &Arc<Shared>, decide: F) -> Result<T, E>
+where
+    F: FnOnce(&Shared) -> Result<(Change, T), E> + Send + 'static,
+    T: Send + 'static,
+    E: From<LedgerError> + Send + 'static,
+{
+    let _turn = shared.ledger.gate.lock().await;
+    let s = shared.clone();
+    tokio::task::spawn_blocking(move || {
+        let (change, out) = decide(&s)?;
+        if !change.is_empty() {
+            apply(&s, &change)?;
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|_| E::from(LedgerError::Abandoned))?
+}
+
+/// Writes `change` as the next ledger position, then installs it in memory.
+fn apply(s: &Shared, change: &Change) -> Result<(), LedgerError> {
+    let seq = s.ledger.applied() + 1;
+    let store = &s.store;
+    let mut batch = WriteBatch::default();
+    for e in &change.effects {
+        match e {
+            Effect::Card(c) => s.cards.stage(&mut batch, c),
+            Effect::Holder(h) => s.holders.stage_holder(&mut batch, h),
+            Effect::Photo(p) => s.holders.stage_photo(&mut batch, p),
+            Effect::Reader(r) => s.readers.stage_put(&mut batch, r),
+            Effect::ReaderRemoved(name) => s.readers.stage_remove(&mut batch, name),
+            Effect::Access(d) => crate::records::access::stage(store, &mut batch, d)?,
+            Effect::ChiefKey(k) => crate::police::stage_chief_key(store, &mut batch, k),
+            Effect::RequestUsed { id, at } => crate::police::stage_used(store, &mut batch, id, *at),
+            Effect::LookupCounted(c) => limits::stage(store, &mut batch, c),
+            Effect::Notification(n) => outbox::stage(store, &mut batch, n)?,
+            Effect::RecordKey { id, check } => {
+                crate::app::keys::stage_current(store, &mut batch, *id, *check)
+            }
+            Effect::RecordKeysRetired(ids) => {
+                crate::app::keys::stage_retired(store, &mut batch, ids)
+            }
+        }
+    }
+    for (i, a) in change.audit.iter().enumerate() {
+        s.audit
+            .log()
+            .stage(&mut batch, change.time, seq, i as u64, a)?;
+    }
+    for (i, l) in change.lookups.iter().enumerate() {
+        s.lookups
+            .log()
+            .stage(&mut batch, change.time, seq, i as u64, l)?;
+    }
+    batch.put_cf(store.cf(cf::META), APPLIED, seq.to_be_bytes());
+    store
+        .db()
+        .write_opt(batch, &crate::store::sync_write())
+        .map_err(StoreError::from)?;
+    s.ledger.applied.store(seq, Ordering::SeqCst);
+    for e in &change.effects {
+        install(s, e);
+    }
+    Ok(())
+}
+
+/// Makes a written effect live in memory.
+fn install(s: &Shared, e: &Effect) {
+    match e {
+        Effect::Card(c) => {
+            s.cards.install(c);
+            s.metrics.credentials.set(s.cards.map().len() as f64);
+        }
+        Effect::Holder(h) => s.holders.install_holder(h),
+        Effect::Reader(r) => s.readers.install_put(r),
+        Effect::ReaderRemoved(name) => s.readers.install_remove(name),
+        Effect::Access(d) => {
+            // Validated when decided; a failure here would leave the old
+            // definitions in force, which is the safe side.
+            if let Err(e) = s.access.install(d.clone()) {
+                tracing::error!(error = %e, "written access definitions could not be installed");
+            }
+        }
+        Effect::RecordKey { id, .. } => {
+            if let Err(e) = s.holders.vault().set_current(*id) {
+                tracing::error!(key = id, error = %e, "record key could not be made current");
+            }
+        }
+        Effect::RecordKeysRetired(ids) => s.holders.vault().retire(ids),
+        Effect::Photo(_)
+        | Effect::ChiefKey(_)
+        | Effect::RequestUsed { .. }
+        | Effect::LookupCounted(_)
+        | Effect::Notification(_) => {}
+    }
+}

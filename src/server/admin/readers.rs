@@ -1,0 +1,62 @@
+//! Reader registration.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::{ApiError, ApiResult, AppState, Caller};
+use crate::api::types::Doors;
+use crate::ledger::{self, Change, Effect};
+
+/// `GET /v1/readers`
+pub async fn list(State(s): AppState) -> ApiResult {
+    Ok(Json(s.readers.list()).into_response())
+}
+
+/// `PUT /v1/readers/{name}`
+pub async fn register(
+    caller: Caller,
+    State(s): AppState,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let b: Doors = super::error::json_body(&body)?;
+    let r = ledger::commit(&s, move |s| {
+        let r = s.readers.plan_register(&name, &b.doors)?;
+        let entry = caller.audit(
+            s.clock.now_micros(),
+            format!("reader:{}", r.name),
+            json!({ "doors": r.doors }),
+        );
+        let change = Change::at(entry.time_us)
+            .with(Effect::Reader(r.clone()))
+            .audited(entry);
+        Ok::<_, ApiError>((change, r))
+    })
+    .await?;
+    tracing::info!(reader = %r.name, doors = r.doors.len(), "reader registered");
+    Ok(Json(r).into_response())
+}
+
+/// `DELETE /v1/readers/{name}`
+pub async fn remove(caller: Caller, State(s): AppState, Path(name): Path<String>) -> ApiResult {
+    let r = ledger::commit(&s, move |s| {
+        let Some(r) = s.readers.by_name(&name) else {
+            return Err(ApiError::not_found(format!("no reader named {name}")));
+        };
+        let entry = caller.audit(
+            s.clock.now_micros(),
+            format!("reader:{}", r.name),
+            Value::Null,
+        );
+        let change = Change::at(entry.time_us)
+            .with(Effect::ReaderRemoved(r.name.clone()))
+            .audited(entry);
+        Ok((change, r))
+    })
+    .await?;
+    tracing::info!(reader = %r.name, "reader removed");
+    Ok(Json(r).into_response())
+}
