@@ -181,7 +181,7 @@ impl Op {
     /// The path with `args` filled into its `{...}` segments, in order.
     /// Path arguments are ids and names from a restricted alphabet;
     /// anything else is percent-encoded.
-    pub fn path_with(self, args: &[&dyn fmt::Display]) -> String {
+    pub fn path_with(self, args: &[&(dyn fmt::Display + Sync)]) -> String {
         let mut out = String::new();
         let mut args = args.iter();
         for (i, seg) in self.path().split('/').enumerate() {

@@ -14,10 +14,13 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::client::{AdminClient, ClientError, ReaderClient};
+use crate::api::types::{Created, Doors, IssueCard, IssuedCard, Levels};
+use crate::api::Op;
+use crate::client::{AdminClient, AdminError, ClientError, ReaderClient};
 use crate::crypto::numbers::{AccessNumber, Generator};
 use crate::pki::identity::Role;
 use crate::pki::PkiDir;
+use crate::policy::levels::{Definitions, Level};
 use crate::protocol::client::ReaderStream;
 use crate::protocol::Reason;
 use crate::protocol::{Connection, Credential, Frame, VerifyRequest};
@@ -154,19 +157,12 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
             .map_err(|e| LoadError::Setup(format!("security-office certificate: {e}")))?;
     let admin = AdminClient::new(opts.admin, admin_tls);
     let doors: Vec<u32> = (1..=LOAD_DOORS).collect();
-    let (s, v) = admin
-        .request(
-            "PUT",
-            &format!("/v1/readers/{LOAD_READER}"),
-            Some(&json!({ "doors": doors })),
-        )
+    admin
+        .call(Op::ReaderRegister, &[&LOAD_READER])
+        .json(&Doors { doors })
+        .expect::<serde_json::Value>()
         .await
-        .map_err(|e| LoadError::Setup(e.to_string()))?;
-    if s != 200 {
-        return Err(LoadError::Setup(format!(
-            "registering the load reader: {v}"
-        )));
-    }
+        .map_err(|e| LoadError::Setup(format!("registering the load reader: {e}")))?;
     let known = match &opts.numbers {
         Some(n) if !n.is_empty() => Arc::new(n.clone()),
         _ => Arc::new(issue_cards(&admin, opts.cards.max(1)).await?),
@@ -303,25 +299,29 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
 /// its own generated test cardholder holding a `loadgen` level for the load
 /// reader's doors (added to the existing access definitions).
 pub async fn issue_cards(admin: &AdminClient, n: usize) -> Result<Vec<AccessNumber>, LoadError> {
-    let setup = |e: crate::client::AdminError| LoadError::Setup(e.to_string());
-    let (s, mut defs) = admin
-        .request("GET", "/v1/access", None)
+    let setup = |what: &str, e: AdminError| LoadError::Setup(format!("{what}: {e}"));
+    let mut defs: Definitions = admin
+        .call(Op::AccessShow, &[])
+        .expect()
         .await
-        .map_err(setup)?;
-    if s != 200 {
-        return Err(LoadError::Setup(format!(
-            "reading access definitions: {defs}"
-        )));
-    }
-    defs["door_groups"]["loadgen"] = json!((1..=LOAD_DOORS).collect::<Vec<u32>>());
-    defs["levels"]["loadgen"] = json!({ "door_group": "loadgen" });
-    let (s, v) = admin
-        .request("PUT", "/v1/access", Some(&defs))
+        .map_err(|e| setup("reading access definitions", e))?;
+    defs.door_groups
+        .insert("loadgen".into(), (1..=LOAD_DOORS).collect());
+    defs.levels.insert(
+        "loadgen".into(),
+        Level {
+            door_group: "loadgen".into(),
+            schedule: None,
+            valid_from: None,
+            valid_until: None,
+        },
+    );
+    admin
+        .call(Op::AccessSet, &[])
+        .json(&defs)
+        .expect::<serde_json::Value>()
         .await
-        .map_err(setup)?;
-    if s != 200 {
-        return Err(LoadError::Setup(format!("adding the loadgen level: {v}")));
-    }
+        .map_err(|e| setup("adding the loadgen level", e))?;
     let workers = 16.min(n);
     let mut joins = Vec::new();
     for w in 0..workers {
@@ -338,36 +338,33 @@ pub async fn issue_cards(admin: &AdminClient, n: usize) -> Result<Vec<AccessNumb
                     "department": "Load Testing",
                     "affiliation": "student"
                 });
-                let step = |what: &str, s: u16, v: &serde_json::Value, want: u16| {
-                    if s == want {
-                        Ok(())
-                    } else {
-                        Err(format!("{what}: HTTP {s}: {v}"))
-                    }
-                };
-                let (s, v) = admin
-                    .request("POST", "/v1/holders", Some(&person))
+                let step = |what: &'static str| move |e: AdminError| format!("{what}: {e}");
+                let created: Created = admin
+                    .call(Op::HolderCreate, &[])
+                    .json(&person)
+                    .expect()
                     .await
-                    .map_err(|e| e.to_string())?;
-                step("creating a test cardholder", s, &v, 201)?;
-                let holder = v["id"].as_u64().unwrap_or(0);
-                let (s, v) = admin
-                    .request(
-                        "PUT",
-                        &format!("/v1/holders/{holder}/levels"),
-                        Some(&json!({ "levels": ["loadgen"] })),
-                    )
+                    .map_err(step("creating a test cardholder"))?;
+                admin
+                    .call(Op::HolderLevels, &[&created.id])
+                    .json(&Levels {
+                        id: None,
+                        levels: vec!["loadgen".into()],
+                    })
+                    .expect::<serde_json::Value>()
                     .await
-                    .map_err(|e| e.to_string())?;
-                step("assigning the loadgen level", s, &v, 200)?;
-                let (s, v) = admin
-                    .request("POST", "/v1/cards", Some(&json!({ "holder": holder })))
+                    .map_err(step("assigning the loadgen level"))?;
+                let issued: IssuedCard = admin
+                    .call(Op::CardIssue, &[])
+                    .json(&IssueCard {
+                        holder: created.id,
+                        ..IssueCard::default()
+                    })
+                    .expect()
                     .await
-                    .map_err(|e| e.to_string())?;
-                step("issuing a card", s, &v, 201)?;
-                let n: AccessNumber = v["access_number"]
-                    .as_str()
-                    .unwrap_or("")
+                    .map_err(step("issuing a card"))?;
+                let n: AccessNumber = issued
+                    .access_number
                     .parse()
                     .map_err(|e: crate::crypto::numbers::BadAccessNumber| e.to_string())?;
                 out.push(n);

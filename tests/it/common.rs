@@ -1,5 +1,6 @@
 //! Test harness: a PKI, a data directory and an appliance on port 0.
 
+use portcullis::api::Op;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -76,16 +77,14 @@ impl Harness {
         h.register(OTHER_READER, &[3]).await;
         let (s, v) = h
             .admin()
-            .request(
-                "PUT",
-                "/v1/access",
-                Some(&json!({
-                    "door_groups": { "all": [1, 2, 3] },
-                    "schedules": {},
-                    "levels": { "everywhere": { "door_group": "all" } },
-                    "holidays": []
-                })),
-            )
+            .call(Op::AccessSet, &[])
+            .json(&json!({
+                "door_groups": { "all": [1, 2, 3] },
+                "schedules": {},
+                "levels": { "everywhere": { "door_group": "all" } },
+                "holidays": []
+            }))
+            .send()
             .await
             .unwrap();
         assert_eq!(s, 200, "{v}");
@@ -155,11 +154,9 @@ impl Harness {
     pub async fn register(&self, name: &str, doors: &[u32]) {
         let (s, v) = self
             .admin()
-            .request(
-                "PUT",
-                &format!("/v1/readers/{name}"),
-                Some(&json!({ "doors": doors })),
-            )
+            .call(Op::ReaderRegister, &[&name])
+            .json(&json!({ "doors": doors }))
+            .send()
             .await
             .unwrap();
         assert_eq!(s, 200, "{v}");
@@ -170,18 +167,18 @@ impl Harness {
     pub async fn holder(&self, n: u64) -> u64 {
         let (s, v) = self
             .admin()
-            .request("POST", "/v1/holders", Some(&fixture_person(n)))
+            .call(Op::HolderCreate, &[])
+            .json(&fixture_person(n))
+            .send()
             .await
             .unwrap();
         assert_eq!(s, 201, "{v}");
         let id = v["id"].as_u64().unwrap();
         let (s, v) = self
             .admin()
-            .request(
-                "PUT",
-                &format!("/v1/holders/{id}/levels"),
-                Some(&json!({ "levels": ["everywhere"] })),
-            )
+            .call(Op::HolderLevels, &[&id])
+            .json(&json!({ "levels": ["everywhere"] }))
+            .send()
             .await
             .unwrap();
         assert_eq!(s, 200, "{v}");
@@ -198,7 +195,9 @@ impl Harness {
     pub async fn issue_to(&self, holder: u64) -> (u64, AccessNumber) {
         let (s, v) = self
             .admin()
-            .request("POST", "/v1/cards", Some(&json!({ "holder": holder })))
+            .call(Op::CardIssue, &[])
+            .json(&json!({ "holder": holder }))
+            .send()
             .await
             .unwrap();
         assert_eq!(s, 201, "{v}");
@@ -210,7 +209,8 @@ impl Harness {
     pub async fn revoke(&self, id: u64) {
         let (s, v) = self
             .admin()
-            .request("POST", &format!("/v1/cards/{id}/revoke"), None)
+            .call(Op::CardRevoke, &[&id])
+            .send()
             .await
             .unwrap();
         assert_eq!(s, 200, "{v}");

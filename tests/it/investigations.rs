@@ -3,6 +3,8 @@
 //! recorded; nothing outlives the window.
 
 use ed25519_dalek::SigningKey;
+use portcullis::api::types::{JournalQuery, LookupBy};
+use portcullis::api::Op;
 use portcullis::client::AdminClient;
 use portcullis::clock::{rfc3339, Clock, DAY_MICROS};
 use portcullis::pki::identity::Role;
@@ -13,8 +15,43 @@ use crate::common::{random_number, Harness, READER};
 
 const HOUR: u64 = 3_600_000_000;
 
-async fn call(c: &AdminClient, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    c.request(method, path, body.as_ref()).await.unwrap()
+async fn call(
+    c: &AdminClient,
+    op: Op,
+    args: &[&(dyn std::fmt::Display + Sync)],
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut call = c.call(op, args);
+    if let Some(b) = &body {
+        call = call.json(b);
+    }
+    call.send().await.unwrap()
+}
+
+/// An access-resolution look-up.
+async fn lookup(c: &AdminClient, q: &JournalQuery) -> (u16, Value) {
+    c.call(Op::JournalLookup, &[])
+        .query(q)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A look-up `by` (card, door, reader) of `id` over `[from, to)`.
+fn jq(by: &str, id: u64, from: u64, to: u64, ticket: &str) -> JournalQuery {
+    JournalQuery {
+        by: match by {
+            "card" => LookupBy::Card,
+            "door" => LookupBy::Door,
+            _ => LookupBy::Reader,
+        },
+        id,
+        from: rfc3339(from),
+        to: rfc3339(to),
+        ticket: ticket.to_owned(),
+        after: None,
+        limit: None,
+    }
 }
 
 /// A harness with police, a chief key registered, and a card with history:
@@ -45,8 +82,8 @@ async fn scene_with(limit: u32, card_index: bool) -> Scene {
     let chief = SigningKey::from_bytes(&[42; 32]);
     let (s, v) = call(
         &h.admin(),
-        "PUT",
-        "/v1/police/chief-key",
+        Op::ChiefKeySet,
+        &[],
         Some(json!({ "public_key": hex::encode(chief.verifying_key().as_bytes()) })),
     )
     .await;
@@ -98,15 +135,17 @@ impl Scene {
     async fn submit(&self, req: &SignedRequest) -> (u16, Value) {
         let body = serde_json::to_vec(req).unwrap();
         self.police()
-            .request_raw("POST", "/v1/investigations", body)
+            .call(Op::Investigate, &[])
+            .bytes(body)
+            .send()
             .await
             .unwrap()
     }
     async fn lookups(&self) -> Vec<Value> {
         let (s, v) = call(
             &self.h.admin_as(Role::Auditor, "audit"),
-            "GET",
-            "/v1/lookups",
+            Op::LookupsRead,
+            &[],
             None,
         )
         .await;
@@ -119,19 +158,11 @@ impl Scene {
 async fn access_resolution_by_card_door_and_reader_with_a_ticket() {
     let sc = scene(10).await;
     let (t0, now) = (sc.t0, sc.now());
-    let q = |by: &str, id: u64, ticket: &str| {
-        format!(
-            "/v1/journal?by={by}&id={id}&from={}&to={}&ticket={ticket}",
-            rfc3339(t0 - HOUR).replace(':', "%3A"),
-            rfc3339(now).replace(':', "%3A")
-        )
-    };
+    let q = |by: &str, id: u64, ticket: &str| jq(by, id, t0 - HOUR, now, ticket);
     for role in [(Role::SecurityOffice, "admin"), (Role::CardOffice, "clerk")] {
-        let (s, v) = call(
+        let (s, v) = lookup(
             &sc.h.admin_as(role.0, role.1),
-            "GET",
             &q("card", sc.card, "T-1001"),
-            None,
         )
         .await;
         assert_eq!(s, 200, "{v}");
@@ -140,55 +171,46 @@ async fn access_resolution_by_card_door_and_reader_with_a_ticket() {
         assert!(recs.iter().all(|r| r["card"] == sc.card));
     }
     // By door: door 2 saw one decision.
-    let (_, v) = call(&sc.h.admin(), "GET", &q("door", 2, "T-1002"), None).await;
+    let (_, v) = lookup(&sc.h.admin(), &q("door", 2, "T-1002")).await;
     assert_eq!(v["records"].as_array().unwrap().len(), 1);
     // By reader, paginated two at a time: 5 records over 3 pages.
     let mut seen = 0;
     let mut after: Option<String> = None;
     let mut pages = 0;
     loop {
-        let mut path = q("reader", 1, "T-1003") + "&limit=2";
-        if let Some(a) = &after {
-            path += &format!("&after={a}");
-        }
-        let (s, v) = call(&sc.h.admin(), "GET", &path, None).await;
+        let path = JournalQuery {
+            limit: Some(2),
+            after: after.clone(),
+            ..q("reader", 1, "T-1003")
+        };
+        let (s, v) = lookup(&sc.h.admin(), &path).await;
         assert_eq!(s, 200, "{v}");
         seen += v["records"].as_array().unwrap().len();
         pages += 1;
         match v["next"].as_str() {
-            Some(n) => after = Some(n.replace(':', "%3A")),
+            Some(n) => after = Some(n.to_owned()),
             None => break,
         }
     }
     assert_eq!((seen, pages), (5, 3));
     // The unknown number shows as a tag, never as a number.
-    let (_, v) = call(&sc.h.admin(), "GET", &q("door", 1, "T-1004"), None).await;
+    let (_, v) = lookup(&sc.h.admin(), &q("door", 1, "T-1004")).await;
     assert!(v.to_string().contains("unknown_number_tag"));
 
     // No ticket; a window reaching into the future; other roles.
-    let (s, _) = call(&sc.h.admin(), "GET", &q("card", sc.card, ""), None).await;
+    let (s, _) = lookup(&sc.h.admin(), &q("card", sc.card, "")).await;
     assert_eq!(s, 400);
-    let future = format!(
-        "/v1/journal?by=card&id={}&from={}&to={}&ticket=T-9",
-        sc.card,
-        rfc3339(t0).replace(':', "%3A"),
-        rfc3339(now + DAY_MICROS).replace(':', "%3A")
-    );
-    assert_eq!(call(&sc.h.admin(), "GET", &future, None).await.0, 422);
+    let future = jq("card", sc.card, t0, now + DAY_MICROS, "T-9");
+    assert_eq!(lookup(&sc.h.admin(), &future).await.0, 422);
     for (role, name) in [
         (Role::Police, "officer"),
         (Role::Auditor, "audit"),
         (Role::Reader, READER),
     ] {
         assert_eq!(
-            call(
-                &sc.h.admin_as(role, name),
-                "GET",
-                &q("card", sc.card, "T-5"),
-                None
-            )
-            .await
-            .0,
+            lookup(&sc.h.admin_as(role, name), &q("card", sc.card, "T-5"))
+                .await
+                .0,
             403,
             "{role}"
         );
@@ -262,7 +284,9 @@ async fn police_get_only_what_a_valid_signed_request_covers() {
     // Not a request at all.
     let (s, _) = sc
         .police()
-        .request_raw("POST", "/v1/investigations", b"please".to_vec())
+        .call(Op::Investigate, &[])
+        .bytes(b"please".to_vec())
+        .send()
         .await
         .unwrap();
     assert_eq!(s, 400);
@@ -295,7 +319,9 @@ async fn police_get_only_what_a_valid_signed_request_covers() {
     ] {
         let (s, _) =
             sc.h.admin_as(role, name)
-                .request_raw("POST", "/v1/investigations", body.clone())
+                .call(Op::Investigate, &[])
+                .bytes(body.clone())
+                .send()
                 .await
                 .unwrap();
         assert_eq!(s, 403, "{role}");
@@ -333,21 +359,19 @@ async fn police_photos_under_legal_process_queue_a_notification() {
     jpeg.extend_from_slice(b"fixture-photo");
     jpeg.extend_from_slice(&[0xFF, 0xD9]);
     assert_eq!(
-        a.request_raw(
-            "PUT",
-            &format!("/v1/holders/{}/photo", sc.holder),
-            jpeg.clone()
-        )
-        .await
-        .unwrap()
-        .0,
+        a.call(Op::PhotoUpload, &[&sc.holder])
+            .bytes(jpeg.clone())
+            .send()
+            .await
+            .unwrap()
+            .0,
         200
     );
     // Withholding from distribution does not stop legal process.
     call(
         &a,
-        "PUT",
-        &format!("/v1/holders/{}/photo/withheld", sc.holder),
+        Op::PhotoWithheld,
+        &[&sc.holder],
         Some(json!({ "withheld": true })),
     )
     .await;
@@ -359,7 +383,9 @@ async fn police_photos_under_legal_process_queue_a_notification() {
     // A photo request is not a journal request.
     assert_eq!(
         sc.police()
-            .request_raw("POST", "/v1/investigations", body.clone())
+            .call(Op::Investigate, &[])
+            .bytes(body.clone())
+            .send()
             .await
             .unwrap()
             .0,
@@ -370,12 +396,14 @@ async fn police_photos_under_legal_process_queue_a_notification() {
     let body = serde_json::to_vec(&sign(&sc.chief, &doc2)).unwrap();
     let (s, img) = sc
         .police()
-        .request_bytes("POST", "/v1/investigations/photo", body)
+        .call(Op::InvestigatePhoto, &[])
+        .bytes(body)
+        .send_bytes()
         .await
         .unwrap();
     assert_eq!(s, 200);
     assert_eq!(img, jpeg);
-    let (s, out) = call(&a, "GET", "/v1/notifications", None).await;
+    let (s, out) = call(&a, Op::NotificationsList, &[], None).await;
     assert_eq!(s, 200);
     let notes = out.as_array().unwrap();
     assert_eq!(notes.len(), 1);
@@ -383,26 +411,16 @@ async fn police_photos_under_legal_process_queue_a_notification() {
     assert_eq!(notes[0]["done"], false);
     assert!(notes[0]["action"].as_str().unwrap().contains("inform"));
     let id = notes[0]["id"].as_str().unwrap();
+    assert_eq!(call(&a, Op::NotificationDone, &[&id], None).await.0, 200);
     assert_eq!(
-        call(&a, "POST", &format!("/v1/notifications/{id}/done"), None)
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        call(&a, "GET", "/v1/notifications", None).await.1[0]["done"],
+        call(&a, Op::NotificationsList, &[], None).await.1[0]["done"],
         true
     );
     // Without a signed request there is no police route to a photo.
     assert_eq!(
-        call(
-            &sc.police(),
-            "GET",
-            &format!("/v1/holders/{}/photo", sc.holder),
-            None
-        )
-        .await
-        .0,
+        call(&sc.police(), Op::PhotoShow, &[&sc.holder], None)
+            .await
+            .0,
         403
     );
 }
@@ -411,23 +429,16 @@ async fn police_photos_under_legal_process_queue_a_notification() {
 async fn no_tracking_look_ups_about_one_subject_are_limited_per_day() {
     let sc = scene(2).await;
     let (t0, now) = (sc.t0, sc.now());
-    let path = |ticket: &str| {
-        format!(
-            "/v1/journal?by=card&id={}&from={}&to={}&ticket={ticket}",
-            sc.card,
-            rfc3339(t0).replace(':', "%3A"),
-            rfc3339(now).replace(':', "%3A")
-        )
-    };
-    assert_eq!(call(&sc.h.admin(), "GET", &path("A"), None).await.0, 200);
-    assert_eq!(call(&sc.h.admin(), "GET", &path("B"), None).await.0, 200);
-    assert_eq!(call(&sc.h.admin(), "GET", &path("C"), None).await.0, 429);
+    let path = |ticket: &str| jq("card", sc.card, t0, now, ticket);
+    assert_eq!(lookup(&sc.h.admin(), &path("A")).await.0, 200);
+    assert_eq!(lookup(&sc.h.admin(), &path("B")).await.0, 200);
+    assert_eq!(lookup(&sc.h.admin(), &path("C")).await.0, 429);
     // Police requests about the same card count against the same limit.
     let req = sign(&sc.chief, &sc.doc(Subject::Card(sc.card), t0, t0 + HOUR));
     assert_eq!(sc.submit(&req).await.0, 429);
     // The next day the limit resets.
     sc.h.clock.advance(DAY_MICROS);
-    assert_eq!(call(&sc.h.admin(), "GET", &path("D"), None).await.0, 200);
+    assert_eq!(lookup(&sc.h.admin(), &path("D")).await.0, 200);
     // There is no "where is this person" interface of any kind.
     for p in [
         format!("/v1/holders/{}/last-seen", sc.holder),
@@ -435,7 +446,7 @@ async fn no_tracking_look_ups_about_one_subject_are_limited_per_day() {
         format!("/v1/cards/{}/events", sc.card),
         "/v1/journal/stream".to_owned(),
     ] {
-        assert_eq!(call(&sc.h.admin(), "GET", &p, None).await.0, 404, "{p}");
+        assert_eq!(sc.h.admin().probe("GET", &p).await.unwrap().0, 404, "{p}");
     }
 }
 
@@ -532,66 +543,37 @@ async fn single_use_and_daily_limit_hold_under_concurrency() {
 async fn pagination_cannot_skip_the_daily_limit() {
     let sc = scene(1).await;
     let (t0, now) = (sc.t0, sc.now());
-    let path = |id: u64, ticket: &str| {
-        format!(
-            "/v1/journal?by=card&id={id}&from={}&to={}&ticket={ticket}&limit=1",
-            rfc3339(t0 - HOUR).replace(':', "%3A"),
-            rfc3339(now).replace(':', "%3A")
-        )
+    let path = |id: u64, ticket: &str| JournalQuery {
+        limit: Some(1),
+        ..jq("card", id, t0 - HOUR, now, ticket)
+    };
+    let after = |q: JournalQuery, a: &str| JournalQuery {
+        after: Some(a.to_owned()),
+        ..q
     };
     let a = sc.h.admin();
-    let (s, v) = call(&a, "GET", &path(sc.card, "P-1"), None).await;
+    let (s, v) = lookup(&a, &path(sc.card, "P-1")).await;
     assert_eq!(s, 200, "{v}");
     let next = v["next"].as_str().unwrap().to_owned();
     // The limit (1) is reached: a fresh look-up is refused, with or without
     // a made-up cursor.
-    assert_eq!(call(&a, "GET", &path(sc.card, "P-2"), None).await.0, 429);
+    assert_eq!(lookup(&a, &path(sc.card, "P-2")).await.0, 429);
     for forged in ["0:0", "0.0.0.00000000000000000000000000000000", "x"] {
-        let (s, v) = call(
-            &a,
-            "GET",
-            &format!("{}&after={forged}", path(sc.card, "P-1")),
-            None,
-        )
-        .await;
+        let (s, v) = lookup(&a, &after(path(sc.card, "P-1"), forged)).await;
         assert_eq!(s, 400, "{forged}: {v}");
         assert!(v.get("records").is_none());
     }
     // The real cursor continues the counted look-up, but not another one:
     // not for another card, another ticket, or another caller.
-    let (s, v) = call(
-        &a,
-        "GET",
-        &format!("{}&after={next}", path(sc.card, "P-1")),
-        None,
-    )
-    .await;
+    let (s, v) = lookup(&a, &after(path(sc.card, "P-1"), &next)).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["records"].as_array().unwrap().len(), 1);
-    let (s, _) = call(
-        &a,
-        "GET",
-        &format!("{}&after={next}", path(sc.other_card, "P-1")),
-        None,
-    )
-    .await;
+    let (s, _) = lookup(&a, &after(path(sc.other_card, "P-1"), &next)).await;
     assert_eq!(s, 400);
-    let (s, _) = call(
-        &a,
-        "GET",
-        &format!("{}&after={next}", path(sc.card, "P-9")),
-        None,
-    )
-    .await;
+    let (s, _) = lookup(&a, &after(path(sc.card, "P-9"), &next)).await;
     assert_eq!(s, 400);
     let clerk = sc.h.admin_as(Role::CardOffice, "clerk");
-    let (s, _) = call(
-        &clerk,
-        "GET",
-        &format!("{}&after={next}", path(sc.card, "P-1")),
-        None,
-    )
-    .await;
+    let (s, _) = lookup(&clerk, &after(path(sc.card, "P-1"), &next)).await;
     assert_eq!(s, 400);
 }
 
@@ -601,15 +583,9 @@ async fn pagination_cannot_skip_the_daily_limit() {
 async fn door_look_ups_do_not_name_cards() {
     let sc = scene(10).await;
     let (t0, now) = (sc.t0, sc.now());
-    let path = |by: &str, id: u64, ticket: &str| {
-        format!(
-            "/v1/journal?by={by}&id={id}&from={}&to={}&ticket={ticket}",
-            rfc3339(t0 - HOUR).replace(':', "%3A"),
-            rfc3339(now).replace(':', "%3A")
-        )
-    };
+    let path = |by: &str, id: u64, ticket: &str| jq(by, id, t0 - HOUR, now, ticket);
     let a = sc.h.admin();
-    let (s, v) = call(&a, "GET", &path("door", 1, "E-1"), None).await;
+    let (s, v) = lookup(&a, &path("door", 1, "E-1")).await;
     assert_eq!(s, 200, "{v}");
     let recs = v["records"].as_array().unwrap();
     assert_eq!(recs.len(), 4, "{v}");
@@ -620,19 +596,11 @@ async fn door_look_ups_do_not_name_cards() {
     assert_eq!(refs[0], refs[2]);
     assert_ne!(refs[0], refs[1]);
     // Another look-up: other pseudonyms.
-    let (_, v2) = call(&a, "GET", &path("door", 1, "E-2"), None).await;
+    let (_, v2) = lookup(&a, &path("door", 1, "E-2")).await;
     assert_ne!(v2["records"][0]["card_ref"], v["records"][0]["card_ref"]);
     for i in 3..=10 {
-        assert_eq!(
-            call(&a, "GET", &path("door", 1, &format!("E-{i}")), None)
-                .await
-                .0,
-            200
-        );
+        assert_eq!(lookup(&a, &path("door", 1, &format!("E-{i}"))).await.0, 200);
     }
-    assert_eq!(call(&a, "GET", &path("door", 1, "E-11"), None).await.0, 429);
-    assert_eq!(
-        call(&a, "GET", &path("reader", 1, "E-12"), None).await.0,
-        200
-    );
+    assert_eq!(lookup(&a, &path("door", 1, "E-11")).await.0, 429);
+    assert_eq!(lookup(&a, &path("reader", 1, "E-12")).await.0, 200);
 }

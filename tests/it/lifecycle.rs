@@ -1,6 +1,7 @@
 //! Issue 4: card lifecycle, cardholder records under the policy, photos,
 //! access levels, the audit trail and roles — all through the real API.
 
+use portcullis::api::Op;
 use portcullis::client::AdminClient;
 use portcullis::pki::identity::Role;
 use portcullis::protocol::Frame;
@@ -16,8 +17,17 @@ fn reason(f: Frame) -> Reason {
     }
 }
 
-async fn call(c: &AdminClient, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    c.request(method, path, body.as_ref()).await.unwrap()
+async fn call(
+    c: &AdminClient,
+    op: Op,
+    args: &[&(dyn std::fmt::Display + Sync)],
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut call = c.call(op, args);
+    if let Some(b) = &body {
+        call = call.json(b);
+    }
+    call.send().await.unwrap()
 }
 
 fn metric(text: &str, name: &str) -> f64 {
@@ -39,8 +49,8 @@ async fn replacement_kills_every_older_card_at_once_and_is_counted() {
     // A second first-issue is refused: that is what replacements are for.
     let (s, v) = call(
         &h.admin(),
-        "POST",
-        "/v1/cards",
+        Op::CardIssue,
+        &[],
         Some(json!({ "holder": holder })),
     )
     .await;
@@ -48,24 +58,12 @@ async fn replacement_kills_every_older_card_at_once_and_is_counted() {
 
     // The card office may issue replacements.
     let clerk = h.admin_as(Role::CardOffice, "clerk");
-    let (s, v) = call(
-        &clerk,
-        "POST",
-        &format!("/v1/holders/{holder}/replace-card"),
-        None,
-    )
-    .await;
+    let (s, v) = call(&clerk, Op::CardReplace, &[&holder], None).await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["superseded"], json!([first]));
     let n2: portcullis::crypto::numbers::AccessNumber =
         v["access_number"].as_str().unwrap().parse().unwrap();
-    let (s, v) = call(
-        &clerk,
-        "POST",
-        &format!("/v1/holders/{holder}/replace-card"),
-        None,
-    )
-    .await;
+    let (s, v) = call(&clerk, Op::CardReplace, &[&holder], None).await;
     assert_eq!(s, 201, "{v}");
     let n3: portcullis::crypto::numbers::AccessNumber =
         v["access_number"].as_str().unwrap().parse().unwrap();
@@ -87,7 +85,7 @@ async fn replacement_kills_every_older_card_at_once_and_is_counted() {
     );
 
     // The card office can read status but not revoke.
-    let (s, cards) = call(&clerk, "GET", &format!("/v1/holders/{holder}/cards"), None).await;
+    let (s, cards) = call(&clerk, Op::HolderCards, &[&holder], None).await;
     assert_eq!(s, 200);
     let statuses: Vec<&str> = cards
         .as_array()
@@ -96,7 +94,7 @@ async fn replacement_kills_every_older_card_at_once_and_is_counted() {
         .map(|c| c["status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, ["superseded", "superseded", "active"]);
-    let (s, _) = call(&clerk, "POST", &format!("/v1/cards/{first}/revoke"), None).await;
+    let (s, _) = call(&clerk, Op::CardRevoke, &[&first], None).await;
     assert_eq!(s, 403);
 }
 
@@ -107,33 +105,18 @@ async fn suspend_resume_expiry_and_inactive_holders() {
     let (card, n) = h.issue_to(holder).await;
     let a = h.admin();
     let mut r = h.reader(READER).await;
-    assert_eq!(
-        call(&a, "POST", &format!("/v1/cards/{card}/suspend"), None)
-            .await
-            .0,
-        200
-    );
+    assert_eq!(call(&a, Op::CardSuspend, &[&card], None).await.0, 200);
     assert_eq!(reason(r.verify(1, 1, &n).await.unwrap()), Reason::Suspended);
-    assert_eq!(
-        call(&a, "POST", &format!("/v1/cards/{card}/suspend"), None)
-            .await
-            .0,
-        409
-    );
-    assert_eq!(
-        call(&a, "POST", &format!("/v1/cards/{card}/resume"), None)
-            .await
-            .0,
-        200
-    );
+    assert_eq!(call(&a, Op::CardSuspend, &[&card], None).await.0, 409);
+    assert_eq!(call(&a, Op::CardResume, &[&card], None).await.0, 200);
     assert_eq!(reason(r.verify(2, 1, &n).await.unwrap()), Reason::Granted);
 
     // Expiry: one day from the appliance's clock; then move the clock.
     let now = portcullis::clock::Clock::now_micros(&h.clock) / 1_000_000;
     let (s, v) = call(
         &a,
-        "PUT",
-        &format!("/v1/cards/{card}/expiry"),
+        Op::CardExpiry,
+        &[&card],
         Some(json!({ "valid_until": now + 86_400 })),
     )
     .await;
@@ -143,8 +126,8 @@ async fn suspend_resume_expiry_and_inactive_holders() {
     assert_eq!(reason(r.verify(4, 1, &n).await.unwrap()), Reason::Expired);
     let (s, _) = call(
         &a,
-        "PUT",
-        &format!("/v1/cards/{card}/expiry"),
+        Op::CardExpiry,
+        &[&card],
         Some(json!({ "valid_until": null })),
     )
     .await;
@@ -154,8 +137,8 @@ async fn suspend_resume_expiry_and_inactive_holders() {
     // The person leaves: every card denied, at once.
     let (s, v) = call(
         &a,
-        "PATCH",
-        &format!("/v1/holders/{holder}"),
+        Op::HolderUpdate,
+        &[&holder],
         Some(json!({ "status": "left" })),
     )
     .await;
@@ -175,8 +158,8 @@ async fn suspend_resume_expiry_and_inactive_holders() {
     );
     let (s, _) = call(
         &h.admin(),
-        "PATCH",
-        &format!("/v1/holders/{holder}"),
+        Op::HolderUpdate,
+        &[&holder],
         Some(json!({ "status": "registered" })),
     )
     .await;
@@ -197,7 +180,7 @@ async fn cardholder_records_hold_exactly_the_policy_fields() {
     ] {
         let mut p = fixture_person(3);
         p[field] = json!("anything");
-        let (s, v) = call(&a, "POST", "/v1/holders", Some(p)).await;
+        let (s, v) = call(&a, Op::HolderCreate, &[], Some(p)).await;
         assert_eq!(s, 422, "{field}: {v}");
         let msg = v["error"].as_str().unwrap();
         assert!(msg.contains("never stores"), "{field}: {msg}");
@@ -205,27 +188,27 @@ async fn cardholder_records_hold_exactly_the_policy_fields() {
     }
     let mut p = fixture_person(3);
     p["comments"] = json!("free text");
-    let (s, v) = call(&a, "POST", "/v1/holders", Some(p)).await;
+    let (s, v) = call(&a, Op::HolderCreate, &[], Some(p)).await;
     assert_eq!(s, 422);
     assert!(v["error"].as_str().unwrap().contains("unknown field"));
     // Affiliates only for date of birth; employees only for office address.
     let mut p = fixture_person(3);
     p["date_of_birth"] = json!("2001-02-03");
-    assert_eq!(call(&a, "POST", "/v1/holders", Some(p)).await.0, 422);
+    assert_eq!(call(&a, Op::HolderCreate, &[], Some(p)).await.0, 422);
     let mut p = fixture_person(3);
     p["office_address"] = json!("Building 7");
-    assert_eq!(call(&a, "POST", "/v1/holders", Some(p)).await.0, 422);
+    assert_eq!(call(&a, Op::HolderCreate, &[], Some(p)).await.0, 422);
     // A forbidden field through an update is refused too, and changes nothing.
     let id = h.holder(3).await;
     let (s, _) = call(
         &a,
-        "PATCH",
-        &format!("/v1/holders/{id}"),
+        Op::HolderUpdate,
+        &[&id],
         Some(json!({ "gender": "x", "last_name": "Changed" })),
     )
     .await;
     assert_eq!(s, 422);
-    let (_, rec) = call(&a, "GET", &format!("/v1/holders/{id}"), None).await;
+    let (_, rec) = call(&a, Op::HolderShow, &[&id], None).await;
     assert_eq!(rec["last_name"], fixture_person(3)["last_name"]);
     // Only the security office reads records.
     for (role, name) in [
@@ -233,18 +216,12 @@ async fn cardholder_records_hold_exactly_the_policy_fields() {
         (Role::Auditor, "audit"),
         (Role::Reader, READER),
     ] {
-        let (s, _) = call(
-            &h.admin_as(role, name),
-            "GET",
-            &format!("/v1/holders/{id}"),
-            None,
-        )
-        .await;
+        let (s, _) = call(&h.admin_as(role, name), Op::HolderShow, &[&id], None).await;
         assert_eq!(s, 403, "{role}");
         let (s, _) = call(
             &h.admin_as(role, name),
-            "POST",
-            "/v1/holders",
+            Op::HolderCreate,
+            &[],
             Some(fixture_person(4)),
         )
         .await;
@@ -272,7 +249,7 @@ async fn personal_data_and_photos_are_encrypted_at_rest_and_keys_rotate() {
     let a = h.admin();
     let mut p = fixture_person(5);
     p["last_name"] = json!("Quixotically");
-    let (s, v) = call(&a, "POST", "/v1/holders", Some(p)).await;
+    let (s, v) = call(&a, Op::HolderCreate, &[], Some(p)).await;
     assert_eq!(s, 201);
     let id = v["id"].as_u64().unwrap();
     // A recognisable JPEG body.
@@ -280,17 +257,17 @@ async fn personal_data_and_photos_are_encrypted_at_rest_and_keys_rotate() {
     jpeg.extend_from_slice(b"PHOTO-BYTES-FIXTURE-7f3a9c");
     jpeg.extend_from_slice(&[0xFF, 0xD9]);
     let (s, v) = a
-        .request_raw("PUT", &format!("/v1/holders/{id}/photo"), jpeg.clone())
+        .call(Op::PhotoUpload, &[&id])
+        .bytes(jpeg.clone())
+        .send()
         .await
         .unwrap();
     assert_eq!(s, 200, "{v}");
     // Content is checked: not an image, refused.
     let (s, _) = a
-        .request_raw(
-            "PUT",
-            &format!("/v1/holders/{id}/photo"),
-            b"GIF89a-not-allowed".to_vec(),
-        )
+        .call(Op::PhotoUpload, &[&id])
+        .bytes(b"GIF89a-not-allowed".to_vec())
+        .send()
         .await
         .unwrap();
     assert_eq!(s, 422);
@@ -310,10 +287,10 @@ async fn personal_data_and_photos_are_encrypted_at_rest_and_keys_rotate() {
     assert!(!files_containing(&data, b"everywhere").is_empty());
 
     // Rotate the key: the record still reads, under the new key.
-    let (s, v) = call(&a, "POST", "/v1/keys/rotate", None).await;
+    let (s, v) = call(&a, Op::KeysRotate, &[], None).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["key_id"], 2);
-    let (_, rec) = call(&a, "GET", &format!("/v1/holders/{id}"), None).await;
+    let (_, rec) = call(&a, Op::HolderShow, &[&id], None).await;
     assert_eq!(rec["last_name"], "Quixotically");
     let keys: Vec<String> = std::fs::read_dir(&h.config.keys_dir)
         .unwrap()
@@ -333,10 +310,7 @@ async fn personal_data_and_photos_are_encrypted_at_rest_and_keys_rotate() {
     assert_eq!(mode & 0o077, 0);
     let (s, got) = {
         let c = h.admin_as(Role::CardOffice, "clerk");
-        let r = c
-            .request("GET", &format!("/v1/holders/{id}/photo"), None)
-            .await
-            .unwrap();
+        let r = c.call(Op::PhotoShow, &[&id]).send().await.unwrap();
         (r.0, r.1)
     };
     assert_eq!(s, 200);
@@ -350,47 +324,43 @@ async fn withheld_photo_stays_for_cards_but_is_not_distributed() {
     let id = h.holder(6).await;
     let png = png_fixture();
     let (s, v) = a
-        .request_raw("PUT", &format!("/v1/holders/{id}/photo"), png)
+        .call(Op::PhotoUpload, &[&id])
+        .bytes(png)
+        .send()
         .await
         .unwrap();
     assert_eq!(s, 200, "{v}");
     assert_eq!(
-        a.request_raw(
-            "GET",
-            &format!("/v1/holders/{id}/photo/distribution"),
-            vec![]
-        )
-        .await
-        .unwrap()
-        .0,
-        200
-    );
-    let (s, _) = call(
-        &a,
-        "PUT",
-        &format!("/v1/holders/{id}/photo/withheld"),
-        Some(json!({ "withheld": true })),
-    )
-    .await;
-    assert_eq!(s, 200);
-    let (s, v) = call(
-        &a,
-        "GET",
-        &format!("/v1/holders/{id}/photo/distribution"),
-        None,
-    )
-    .await;
-    assert_eq!(s, 403);
-    assert!(v["error"].as_str().unwrap().contains("withheld"));
-    // Still there for replacing the card.
-    assert_eq!(
-        a.request_raw("GET", &format!("/v1/holders/{id}/photo"), vec![])
+        a.call(Op::PhotoDistribute, &[&id])
+            .bytes(vec![])
+            .send()
             .await
             .unwrap()
             .0,
         200
     );
-    let (_, rec) = call(&a, "GET", &format!("/v1/holders/{id}"), None).await;
+    let (s, _) = call(
+        &a,
+        Op::PhotoWithheld,
+        &[&id],
+        Some(json!({ "withheld": true })),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, v) = call(&a, Op::PhotoDistribute, &[&id], None).await;
+    assert_eq!(s, 403);
+    assert!(v["error"].as_str().unwrap().contains("withheld"));
+    // Still there for replacing the card.
+    assert_eq!(
+        a.call(Op::PhotoShow, &[&id])
+            .bytes(vec![])
+            .send()
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    let (_, rec) = call(&a, Op::HolderShow, &[&id], None).await;
     assert_eq!(rec["photo"]["withheld"], true);
     assert!(rec["photo"]["notation"]
         .as_str()
@@ -402,10 +372,7 @@ async fn withheld_photo_stays_for_cards_but_is_not_distributed() {
 async fn access_levels_doors_schedules_and_holidays() {
     let h = Harness::start().await;
     let a = h.admin();
-    let (s, v) = call(
-        &a,
-        "PUT",
-        "/v1/access",
+    let (s, v) = call(&a, Op::AccessSet, &[],
         Some(json!({
             "door_groups": { "all": [1, 2, 3], "lab": [2] },
             "schedules": {
@@ -429,8 +396,8 @@ async fn access_levels_doors_schedules_and_holidays() {
         async move {
             let (s, v) = call(
                 &a,
-                "PUT",
-                &format!("/v1/holders/{holder}/levels"),
+                Op::HolderLevels,
+                &[&holder],
                 Some(json!({ "levels": levels })),
             )
             .await;
@@ -461,15 +428,15 @@ async fn access_levels_doors_schedules_and_holidays() {
     set(json!(["lab-always-but-holidays"])).await;
     assert_eq!(reason(r.verify(3, 2, &n).await.unwrap()), Reason::Granted);
     // Declare that Saturday (New York time) a holiday: closed.
-    let mut defs = call(&a, "GET", "/v1/access", None).await.1;
+    let mut defs = call(&a, Op::AccessShow, &[], None).await.1;
     defs["holidays"] = json!([saturday_date]);
-    assert_eq!(call(&a, "PUT", "/v1/access", Some(defs)).await.0, 200);
+    assert_eq!(call(&a, Op::AccessSet, &[], Some(defs)).await.0, 200);
     assert_eq!(
         reason(r.verify(4, 2, &n).await.unwrap()),
         Reason::OutsideSchedule
     );
     // Inconsistent definitions are refused and change nothing.
-    let (s, v) = call(&a, "PUT", "/v1/access", Some(json!({ "door_groups": {}, "schedules": {}, "levels": { "x": { "door_group": "missing" } }, "holidays": [] }))).await;
+    let (s, v) = call(&a, Op::AccessSet, &[], Some(json!({ "door_groups": {}, "schedules": {}, "levels": { "x": { "door_group": "missing" } }, "holidays": [] }))).await;
     assert_eq!(s, 422, "{v}");
     assert_eq!(
         reason(r.verify(5, 2, &n).await.unwrap()),
@@ -478,8 +445,8 @@ async fn access_levels_doors_schedules_and_holidays() {
     // A level that does not exist cannot be assigned.
     let (s, _) = call(
         &a,
-        "PUT",
-        &format!("/v1/holders/{holder}/levels"),
+        Op::HolderLevels,
+        &[&holder],
         Some(json!({ "levels": ["nope"] })),
     )
     .await;
@@ -496,13 +463,13 @@ async fn audit_trail_records_who_what_when_for_auditors_only() {
     let h = Harness::start().await;
     let mut p = fixture_person(8);
     p["last_name"] = json!("Zebedee");
-    let (s, v) = call(&h.admin(), "POST", "/v1/holders", Some(p)).await;
+    let (s, v) = call(&h.admin(), Op::HolderCreate, &[], Some(p)).await;
     assert_eq!(s, 201);
     let id = v["id"].as_u64().unwrap();
     let (s, v) = call(
         &h.admin(),
-        "POST",
-        "/v1/cards",
+        Op::CardIssue,
+        &[],
         Some(json!({ "holder": id })),
     )
     .await;
@@ -510,26 +477,19 @@ async fn audit_trail_records_who_what_when_for_auditors_only() {
     let number = v["access_number"].as_str().unwrap().to_owned();
     let card = v["card"]["id"].as_u64().unwrap();
     assert_eq!(
-        call(
-            &h.admin(),
-            "POST",
-            &format!("/v1/cards/{card}/revoke"),
-            None
-        )
-        .await
-        .0,
+        call(&h.admin(), Op::CardRevoke, &[&card], None).await.0,
         200
     );
 
-    let (s, _) = call(&h.admin(), "GET", "/v1/audit", None).await;
+    let (s, _) = call(&h.admin(), Op::AuditRead, &[], None).await;
     assert_eq!(
         s, 403,
         "the security office does not read its own audit trail"
     );
     let (s, log) = call(
         &h.admin_as(Role::Auditor, "audit"),
-        "GET",
-        "/v1/audit",
+        Op::AuditRead,
+        &[],
         None,
     )
     .await;

@@ -1,5 +1,6 @@
 //! Verifications over real mTLS.
 
+use portcullis::api::Op;
 use std::collections::HashMap;
 
 use portcullis::client::{ClientError, ReaderClient};
@@ -213,7 +214,8 @@ async fn removed_reader_is_refused_at_once() {
     );
     let (s, v) = h
         .admin()
-        .request("DELETE", &format!("/v1/readers/{READER}"), None)
+        .call(Op::ReaderRemove, &[&READER])
+        .send()
         .await
         .unwrap();
     assert_eq!(s, 200, "{v}");

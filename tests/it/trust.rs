@@ -1,6 +1,7 @@
 //! Regression tests for the defects found by attacking the appliance
 //! (issue 9): role edges, races on read-modify-write, faults.
 
+use portcullis::api::Op;
 use portcullis::pki::identity::Role;
 use portcullis::protocol::Frame;
 use portcullis::protocol::Reason;
@@ -27,10 +28,7 @@ async fn replacement_never_lifts_a_suspension_or_revocation() {
     // No card yet: the card office cannot issue a first card by "replacing".
     let fresh = h.holder(1).await;
     for c in [&clerk, &a] {
-        let (s, v) = c
-            .request("POST", &format!("/v1/holders/{fresh}/replace-card"), None)
-            .await
-            .unwrap();
+        let (s, v) = c.call(Op::CardReplace, &[&fresh]).send().await.unwrap();
         assert_eq!(s, 409, "{v}");
         assert!(
             v["error"].as_str().unwrap().contains("no card in use"),
@@ -43,17 +41,11 @@ async fn replacement_never_lifts_a_suspension_or_revocation() {
     // new credential appears.
     let holder = h.holder(2).await;
     let (card, n) = h.issue_to(holder).await;
-    let (s, _) = a
-        .request("POST", &format!("/v1/cards/{card}/suspend"), None)
-        .await
-        .unwrap();
+    let (s, _) = a.call(Op::CardSuspend, &[&card]).send().await.unwrap();
     assert_eq!(s, 200);
     let before = h.app().core().cards.map().len();
     for c in [&clerk, &a] {
-        let (s, v) = c
-            .request("POST", &format!("/v1/holders/{holder}/replace-card"), None)
-            .await
-            .unwrap();
+        let (s, v) = c.call(Op::CardReplace, &[&holder]).send().await.unwrap();
         assert_eq!(s, 409, "{v}");
         assert!(v["error"].as_str().unwrap().contains("suspended"), "{v}");
         assert!(v.get("access_number").is_none());
@@ -62,20 +54,20 @@ async fn replacement_never_lifts_a_suspension_or_revocation() {
     assert_eq!(reason(r.verify(1, 1, &n).await.unwrap()), Reason::Suspended);
 
     // Revoked: nothing in use, so nothing to replace.
-    let (s, _) = a
-        .request("POST", &format!("/v1/cards/{card}/revoke"), None)
-        .await
-        .unwrap();
+    let (s, _) = a.call(Op::CardRevoke, &[&card]).send().await.unwrap();
     assert_eq!(s, 200);
     let (s, v) = clerk
-        .request("POST", &format!("/v1/holders/{holder}/replace-card"), None)
+        .call(Op::CardReplace, &[&holder])
+        .send()
         .await
         .unwrap();
     assert_eq!(s, 409, "{v}");
     assert_eq!(reason(r.verify(2, 1, &n).await.unwrap()), Reason::Revoked);
     // The security office may then issue a new first card.
     let (s, v) = a
-        .request("POST", "/v1/cards", Some(&json!({ "holder": holder })))
+        .call(Op::CardIssue, &[])
+        .json(&json!({ "holder": holder }))
+        .send()
         .await
         .unwrap();
     assert_eq!(s, 201, "{v}");
@@ -135,7 +127,8 @@ async fn missing_or_wrong_keys_refuse_to_start() {
     assert_eq!(cards.len(), 1);
     let (s, v) = h
         .admin()
-        .request("GET", &format!("/v1/holders/{holder}"), None)
+        .call(Op::HolderShow, &[&holder])
+        .send()
         .await
         .unwrap();
     assert_eq!(s, 200, "{v}");
@@ -169,7 +162,9 @@ async fn key_rotation_concurrent_with_photo_uploads() {
             for i in 0..16u64 {
                 let tag = hid * 1000 + i;
                 let (s, v) = a
-                    .request_raw("PUT", &format!("/v1/holders/{hid}/photo"), big_jpeg(tag))
+                    .call(Op::PhotoUpload, &[&hid])
+                    .bytes(big_jpeg(tag))
+                    .send()
                     .await
                     .unwrap();
                 assert_eq!(s, 200, "{v}");
@@ -182,7 +177,7 @@ async fn key_rotation_concurrent_with_photo_uploads() {
     let a = h.admin();
     let rotations = tokio::spawn(async move {
         for _ in 0..15 {
-            let (s, v) = a.request("POST", "/v1/keys/rotate", None).await.unwrap();
+            let (s, v) = a.call(Op::KeysRotate, &[]).send().await.unwrap();
             assert_eq!(s, 200, "{v}");
         }
     });
@@ -196,7 +191,9 @@ async fn key_rotation_concurrent_with_photo_uploads() {
         async move {
             for (hid, tag) in last {
                 let (s, bytes) = a
-                    .request_bytes("GET", &format!("/v1/holders/{hid}/photo"), vec![])
+                    .call(Op::PhotoShow, &[&hid])
+                    .bytes(vec![])
+                    .send_bytes()
                     .await
                     .unwrap();
                 assert_eq!(s, 200, "{}", String::from_utf8_lossy(&bytes));
@@ -209,11 +206,7 @@ async fn key_rotation_concurrent_with_photo_uploads() {
     };
     check(&h, last.clone()).await;
     // A further rotation still works, and so does a restart.
-    let (s, v) = h
-        .admin()
-        .request("POST", "/v1/keys/rotate", None)
-        .await
-        .unwrap();
+    let (s, v) = h.admin().call(Op::KeysRotate, &[]).send().await.unwrap();
     assert_eq!(s, 200, "{v}");
     h.restart().await;
     check(&h, last).await;
@@ -350,7 +343,7 @@ async fn unauthenticated_floods_are_bounded_per_address() {
         "connections beyond the per-address cap are reset"
     );
     // Others still get their answers, at once.
-    let (s, v) = h.admin().request("GET", "/v1/whoami", None).await.unwrap();
+    let (s, v) = h.admin().call(Op::Whoami, &[]).send().await.unwrap();
     assert_eq!(s, 200, "{v}");
     // Same on the reader listener.
     let mut rflood = raw_connections("127.0.0.2", h.app().reader_addr(), 20).await;

@@ -1,0 +1,64 @@
+//! The `portcullis` command: runs the appliance and talks to it. This file
+//! only parses, sets up logging and dispatches; flags are in [`flags`], and
+//! each command group has a module of its own.
+
+mod access;
+mod cards;
+mod common;
+mod flags;
+mod holders;
+mod police;
+mod readers;
+mod run;
+mod tools;
+mod trails;
+
+use std::io::IsTerminal;
+
+use clap::Parser;
+
+use flags::{Cli, Command};
+
+/// Large allocations (the credential map) get transparent huge pages.
+#[global_allocator]
+static ALLOC: portcullis::sys::hugepages::HugePageAlloc = portcullis::sys::hugepages::HugePageAlloc;
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    if let Err(e) = dispatch(cli.command) {
+        // The error and its causes on one line: never a backtrace.
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Run {
+            config,
+            check_config,
+        } => run::run(config.as_deref(), check_config),
+        Command::DefaultConfig => run::default_config(),
+        Command::Pki(cmd) => run::pki(cmd),
+        Command::Card(cmd) => common::block_on(cards::run(cmd)),
+        Command::Reader(cmd) => common::block_on(readers::run(cmd)),
+        Command::Holder(cmd) => common::block_on(holders::run(cmd)),
+        Command::Access(cmd) => common::block_on(access::run(cmd)),
+        Command::RotateKeys { admin } => common::block_on(access::rotate(admin)),
+        Command::Audit { limit, admin } => common::block_on(trails::audit(limit, admin)),
+        Command::Police(cmd) => police::run(cmd),
+        Command::Journal(cmd) => common::block_on(trails::journal(cmd)),
+        Command::Retention(cmd) => trails::retention(cmd),
+        Command::Notifications(cmd) => common::block_on(trails::notifications(cmd)),
+        Command::Load(args) => tools::load(args),
+        Command::Scale(cmd) => tools::scale(cmd),
+    }
+}

@@ -1,0 +1,123 @@
+//! `load` and `scale`: the measurement tools.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use portcullis::client::AdminClient;
+use portcullis::crypto::numbers::AccessNumber;
+use portcullis::pki::identity::Role;
+use portcullis::pki::PkiDir;
+use portcullis::protocol::tls;
+
+use crate::flags::{LoadArgs, ScaleCmd};
+
+pub fn load(a: LoadArgs) -> Result<()> {
+    if !(0.0..=1.0).contains(&a.known) {
+        bail!("--known is a fraction between 0 and 1");
+    }
+    let numbers = match &a.numbers {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("reading {}", p.display()))?
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| l.parse::<AccessNumber>())
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => None,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        // Issue the cards here when their numbers are to be saved, so the
+        // same set can drive another system (make compare).
+        let numbers = match (numbers, &a.save_numbers) {
+            (Some(n), _) => Some(n),
+            (None, Some(path)) => {
+                let pki = PkiDir::new(&a.certs);
+                let me = pki.client(Role::SecurityOffice, "admin");
+                let cfg = tls::client_config(&pki.ca_cert(), &me.cert, &me.key)?;
+                let n = portcullis::tools::loadgen::issue_cards(&AdminClient::new(a.admin, cfg), a.cards).await?;
+                let text: String = n.iter().map(|x| x.reveal() + "\n").collect();
+                std::fs::write(path, text)?;
+                Some(n)
+            }
+            (None, None) => None,
+        };
+        let opts = portcullis::tools::loadgen::LoadOptions {
+            addr: a.addr,
+            admin: a.admin,
+            certs: a.certs.clone(),
+            connections: a.connections,
+            depth: a.depth,
+            duration: Duration::from_secs_f64(a.duration.max(0.0)),
+            rate: a.rate,
+            known_fraction: a.known,
+            cards: a.cards,
+            numbers,
+            progress: !a.quiet,
+        };
+        let report = portcullis::tools::loadgen::run(opts.clone()).await?;
+        println!(
+            "connections {} admitted in {:.3} s ({} failed)",
+            report.connected, report.connect_secs, report.connect_failures
+        );
+        if report.elapsed > 0.0 {
+            println!(
+                "{} answers in {:.1} s: {:.0}/s; latency p50 {:.1} us, p99 {:.1} us, p99.9 {:.1} us, max {:.1} us; wrong {}, errors {}",
+                report.answered,
+                report.elapsed,
+                report.throughput(),
+                report.p50_us,
+                report.p99_us,
+                report.p999_us,
+                report.max_us,
+                report.wrong,
+                report.errors
+            );
+        }
+        println!("{}", report.result_line(&opts));
+        if report.wrong > 0 {
+            bail!("{} answers were wrong", report.wrong);
+        }
+        anyhow::Ok(())
+    })
+}
+
+pub fn scale(cmd: ScaleCmd) -> Result<()> {
+    match cmd {
+        ScaleCmd::Create { dir, cards } => {
+            if dir.exists() {
+                bail!("{} exists; choose a new directory", dir.display());
+            }
+            let t = portcullis::tools::scale::create(&dir, cards)?;
+            println!(
+                "wrote {cards} synthetic credentials to {} in {:.1} s",
+                dir.display(),
+                t.as_secs_f64()
+            );
+        }
+        ScaleCmd::Measure { dir } => {
+            if !dir.exists() {
+                bail!("{} does not exist", dir.display());
+            }
+            let (cost, _book) = portcullis::tools::scale::measure_load(&dir)?;
+            println!(
+                "loaded {} credentials in {:.2} s; RSS grew {:.1} MiB = {:.1} bytes per credential (RSS now {:.1} MiB)",
+                cost.credentials,
+                cost.load.as_secs_f64(),
+                cost.rss_growth as f64 / 1048576.0,
+                cost.bytes_per_credential(),
+                cost.rss_after as f64 / 1048576.0
+            );
+            println!(
+                "RESULT credentials={} load_s={:.3} bytes_per_credential={:.1}",
+                cost.credentials,
+                cost.load.as_secs_f64(),
+                cost.bytes_per_credential()
+            );
+        }
+    }
+    Ok(())
+}
