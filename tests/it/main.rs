@@ -3,11 +3,14 @@
 
 mod admin;
 mod common;
+mod faults;
 mod investigations;
 mod lifecycle;
 mod metrics;
 mod persistence;
+mod process;
 mod protocol;
 mod reader;
 mod retention;
+mod roles;
 mod trust;
