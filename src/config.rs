@@ -74,6 +74,36 @@ pub struct Config {
     pub access: AccessConfig,
     /// Journal look-ups.
     pub investigations: InvestigationsConfig,
+    /// Free space and RocksDB's own log.
+    pub storage: StorageConfig,
+}
+
+/// Free space on the data directory, and RocksDB's own log.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Below this many MiB free, decisions are refused (fail secure) so
+    /// RocksDB never meets a full disk; it must cover one memtable flush.
+    pub reserve_mb: u64,
+    /// Decisions resume once this many MiB are free again.
+    pub resume_mb: u64,
+    /// Below this many MiB free, admin changes are refused too.
+    pub admin_reserve_mb: u64,
+    /// Where RocksDB writes its own log. Empty: in the data directory, fatal
+    /// messages only. Give a directory on another filesystem to keep
+    /// RocksDB's full diagnostic log.
+    pub rocksdb_log_dir: PathBuf,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            reserve_mb: 128,
+            resume_mb: 160,
+            admin_reserve_mb: 32,
+            rocksdb_log_dir: PathBuf::new(),
+        }
+    }
 }
 
 /// Journal look-ups.
@@ -217,6 +247,9 @@ pub struct JournalConfig {
     /// peak journal throughput (docs/PERFORMANCE.md). It expires with the
     /// records.
     pub card_index: bool,
+    /// The journal's RocksDB write buffer in MiB; `storage.reserve_mb` must
+    /// be at least twice it.
+    pub write_buffer_mb: u64,
 }
 
 /// Shutdown.
@@ -242,6 +275,7 @@ impl Default for Config {
             runtime: RuntimeConfig::default(),
             access: AccessConfig::default(),
             investigations: InvestigationsConfig::default(),
+            storage: StorageConfig::default(),
         }
     }
 }
@@ -306,6 +340,7 @@ impl Default for JournalConfig {
             max_batch: 4_096,
             max_queue: 262_144,
             card_index: false,
+            write_buffer_mb: 64,
         }
     }
 }
@@ -474,6 +509,31 @@ impl Config {
                 "must be at most 256 (0 = one per core)",
             ));
         }
+        if j.write_buffer_mb < 4 || j.write_buffer_mb > 1024 {
+            return Err(invalid(
+                "journal.write_buffer_mb",
+                "must be between 4 and 1024",
+            ));
+        }
+        let st = &self.storage;
+        if st.reserve_mb < 2 * j.write_buffer_mb {
+            return Err(invalid(
+                "storage.reserve_mb",
+                format!(
+                    "must be at least twice journal.write_buffer_mb ({}): one memtable flush needs that much free space",
+                    j.write_buffer_mb
+                ),
+            ));
+        }
+        if st.admin_reserve_mb == 0
+            || st.admin_reserve_mb >= st.reserve_mb
+            || st.reserve_mb >= st.resume_mb
+        {
+            return Err(invalid(
+                "storage.reserve_mb",
+                "needs 0 < admin_reserve_mb < reserve_mb < resume_mb",
+            ));
+        }
         if self.admin.max_connections == 0 {
             return Err(invalid("admin.max_connections", "must be at least 1"));
         }
@@ -522,6 +582,15 @@ impl Config {
             ));
         }
         w
+    }
+
+    /// How the database is opened.
+    pub fn store_tuning(&self) -> crate::store::Tuning {
+        let l = &self.storage.rocksdb_log_dir;
+        crate::store::Tuning {
+            log_dir: (!l.as_os_str().is_empty()).then(|| l.clone()),
+            journal_write_buffer: (self.journal.write_buffer_mb as usize) << 20,
+        }
     }
 
     /// Retention as a duration.

@@ -60,6 +60,15 @@ pub mod name {
     pub const LISTENER_CONNECTIONS: &str = "portcullis_listener_connections";
     /// Configured connection maximum per listener.
     pub const LISTENER_MAX: &str = "portcullis_listener_max_connections";
+    /// Free bytes on the data directory's filesystem.
+    pub const STORAGE_FREE: &str = "portcullis_storage_free_bytes";
+    /// 1 while the data directory is below its reserve (decisions refused).
+    pub const STORAGE_LOW: &str = "portcullis_storage_low";
+    /// 1 while the data directory is below its admin reserve (admin changes
+    /// refused).
+    pub const STORAGE_CRITICAL: &str = "portcullis_storage_critical";
+    /// Scheduled erasures skipped for lack of free space.
+    pub const RETENTION_SKIPPED: &str = "portcullis_journal_retention_skipped_total";
 }
 
 /// TLS handshake failure reasons (a fixed set: labels never carry input).
@@ -119,6 +128,14 @@ pub struct Metrics {
     pub journal_oldest_age: Gauge,
     /// See [`name::RETENTION_RUNS`].
     pub retention_runs: Counter,
+    /// See [`name::RETENTION_SKIPPED`].
+    pub retention_skipped: Counter,
+    /// See [`name::STORAGE_FREE`].
+    pub storage_free: Gauge,
+    /// See [`name::STORAGE_LOW`].
+    pub storage_low: Gauge,
+    /// See [`name::STORAGE_CRITICAL`].
+    pub storage_critical: Gauge,
     /// See [`name::CREDENTIALS`].
     pub credentials: Gauge,
     /// See [`name::SUPERSEDED_PRESENTED`].
@@ -283,6 +300,30 @@ impl Metrics {
             1,
         );
         describe(
+            name::STORAGE_FREE,
+            Some(Unit::Bytes),
+            "Free bytes on the data directory's filesystem.",
+            1,
+        );
+        describe(
+            name::STORAGE_LOW,
+            None,
+            "1 while the data directory is below its free-space reserve: decisions are refused.",
+            1,
+        );
+        describe(
+            name::STORAGE_CRITICAL,
+            None,
+            "1 while the data directory is below its admin reserve: admin changes are refused.",
+            1,
+        );
+        describe(
+            name::RETENTION_SKIPPED,
+            None,
+            "Scheduled erasures of expired journal records skipped for lack of free space.",
+            0,
+        );
+        describe(
             name::LISTENER_MAX,
             None,
             "Configured connection maximum by listener.",
@@ -347,6 +388,10 @@ impl Metrics {
             journal_errors: counter(name::JOURNAL_ERRORS, vec![]),
             journal_oldest_age: gauge(name::JOURNAL_OLDEST_AGE),
             retention_runs: counter(name::RETENTION_RUNS, vec![]),
+            retention_skipped: counter(name::RETENTION_SKIPPED, vec![]),
+            storage_free: gauge(name::STORAGE_FREE),
+            storage_low: gauge(name::STORAGE_LOW),
+            storage_critical: gauge(name::STORAGE_CRITICAL),
             credentials: gauge(name::CREDENTIALS),
             superseded_presented: counter(name::SUPERSEDED_PRESENTED, vec![]),
             refused,
@@ -358,6 +403,8 @@ impl Metrics {
         };
         // Counters appear in the exposition from the start, at zero.
         m.connections_total.increment(0);
+        m.retention_skipped.increment(0);
+        m.journal_errors.increment(0);
         for row in &m.refused {
             for c in row {
                 c.increment(0);

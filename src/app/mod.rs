@@ -22,6 +22,7 @@ use crate::records::cards::CardBook;
 use crate::records::readers::Readers;
 use crate::server::tls::{self, TlsError};
 use crate::store::journal::{Journal, JournalOptions};
+use crate::store::space::Space;
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
 
@@ -116,7 +117,19 @@ impl Appliance {
             let metrics = metrics.clone();
             tokio::task::spawn_blocking(move || -> Result<Shared, StartError> {
                 let retention = config.retention().as_micros() as u64;
-                let store = Store::open(&config.data_dir, clock.clone(), retention)?;
+                let store = Store::open_with(
+                    &config.data_dir,
+                    clock.clone(),
+                    retention,
+                    &config.store_tuning(),
+                )?;
+                let mb = |v: u64| v << 20;
+                let space = Arc::new(Space::new(
+                    &config.data_dir,
+                    mb(config.storage.reserve_mb),
+                    mb(config.storage.resume_mb),
+                    mb(config.storage.admin_reserve_mb),
+                ));
                 let keys = crate::app::keys::bind(&config.keys_dir, &store)?;
                 let cards = CardBook::load(
                     store.clone(),
@@ -140,11 +153,14 @@ impl Appliance {
                         max_queue: config.journal.max_queue,
                         retention,
                         card_index: config.journal.card_index,
+                        write_buffer: config.journal.write_buffer_mb << 20,
                     },
                     metrics.clone(),
+                    space.clone(),
                 )?;
                 Ok(Shared::new(
-                    config, clock, store, cards, readers, access, holders, journal, ledger, metrics,
+                    config, clock, store, cards, readers, access, holders, journal, ledger, space,
+                    metrics,
                 ))
             })
             .await
@@ -192,6 +208,31 @@ impl Appliance {
                 loop {
                     t.tick().await;
                     core.metrics.upkeep();
+                }
+            }));
+        }
+        // The free-space watch: what may be written, said loudly when it
+        // changes.
+        {
+            let core = core.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut t = tokio::time::interval(Duration::from_millis(250));
+                loop {
+                    t.tick().await;
+                    for change in core.space.refresh() {
+                        use crate::store::space::Transition as T;
+                        let free = core.space.free();
+                        match change {
+                            T::JournalStopped => tracing::error!(free, "data directory below its reserve: decisions are refused until space is freed"),
+                            T::JournalResumed => tracing::warn!(free, "free space back above the resume mark: decisions resume"),
+                            T::AdminStopped => tracing::error!(free, "data directory nearly full: admin changes are refused"),
+                            T::AdminResumed => tracing::warn!(free, "admin changes accepted again"),
+                            T::None => {}
+                        }
+                    }
+                    core.metrics.storage_free.set(core.space.free() as f64);
+                    core.metrics.storage_low.set(f64::from(u8::from(!core.space.journal_allowed())));
+                    core.metrics.storage_critical.set(f64::from(u8::from(!core.space.admin_allowed())));
                 }
             }));
         }

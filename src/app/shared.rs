@@ -44,6 +44,8 @@ pub struct Shared {
     pub lookups: LookupLog,
     /// The order of administrative changes.
     pub ledger: crate::ledger::Ledger,
+    /// Free space on the data directory.
+    pub space: Arc<crate::store::space::Space>,
     /// Look-up cursors and pseudonyms.
     pub pager: crate::lookup::cursor::Pager,
     /// Connection bounds of every listener.
@@ -113,6 +115,7 @@ impl Shared {
         holders: HolderBook,
         journal: Journal,
         ledger: crate::ledger::Ledger,
+        space: Arc<crate::store::space::Space>,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
@@ -129,6 +132,7 @@ impl Shared {
             holders,
             journal,
             ledger,
+            space,
             metrics,
             draining: AtomicBool::new(false),
         }
@@ -170,8 +174,11 @@ impl Shared {
         if self.draining.load(Ordering::SeqCst) {
             p.push("shutting down");
         }
-        if !self.journal.healthy() {
-            p.push("decision journal unavailable (decisions are refused)");
+        if let Some(why) = self.journal.problem() {
+            p.push(why);
+        }
+        if !self.space.admin_allowed() {
+            p.push("data directory nearly full: admin changes are refused");
         }
         if self.gates.reader.exhausted() {
             p.push("reader listener at max_connections (new readers are refused)");

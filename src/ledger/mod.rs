@@ -131,6 +131,9 @@ pub enum LedgerError {
     /// The task deciding or applying the change died.
     #[error("the change was abandoned")]
     Abandoned,
+    /// The data directory is nearly full: the change was not made.
+    #[error("the data directory is nearly full: the change was not made; free space on the appliance's data disk and retry")]
+    StorageFull,
 }
 
 const APPLIED: &[u8] = b"ledger/applied";
@@ -189,6 +192,9 @@ where
 
 /// Writes `change` as the next ledger position, then installs it in memory.
 fn apply(s: &Shared, change: &Change) -> Result<(), LedgerError> {
+    if !s.space.admin_allowed() {
+        return Err(LedgerError::StorageFull);
+    }
     let seq = s.ledger.applied() + 1;
     let store = &s.store;
     let mut batch = WriteBatch::default();

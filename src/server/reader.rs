@@ -256,7 +256,7 @@ impl Session {
             // in the WAL.
             if !records.is_empty() {
                 let journaled = match core.journal.append_wait(&records).await {
-                    Ok(seq) => core.journal.wait_committed(seq).await.is_ok(),
+                    Ok(ticket) => core.journal.wait_committed(ticket).await.is_ok(),
                     Err(_) => false,
                 };
                 if !journaled {

@@ -10,6 +10,7 @@
 //! every connection that queued in the meantime.
 
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -21,6 +22,7 @@ use tokio::sync::watch;
 
 use crate::clock::{Micros, SharedClock};
 use crate::protocol::{Decision, Reason};
+use crate::store::space::Space;
 use crate::store::{cf, journal_key_time, Store, StoreError};
 use crate::telemetry::Metrics;
 
@@ -137,11 +139,22 @@ pub fn card_index_key(id: u64, time: Micros, seq: u64) -> [u8; INDEX_KEY_LEN] {
 /// What the writer has made durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Committed {
-    /// Every record with a sequence at or below this is in the WAL.
+    /// Every record with a sequence at or below this, appended in the
+    /// current epoch, is in the WAL.
     pub seq: u64,
-    /// A write failed; the journal accepts no more records and nothing
-    /// beyond `seq` will be committed.
-    pub failed: bool,
+    /// Bumped by every failed write (or refused batch). A waiter whose
+    /// records were appended in an earlier epoch cannot know whether they
+    /// were in the failed batch, so it answers nothing (fail secure).
+    pub epoch: u64,
+}
+
+/// What [`Journal::append`] hands back: the position to wait for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    /// The sequence of the last record appended.
+    pub seq: u64,
+    /// The epoch it was appended in.
+    pub epoch: u64,
 }
 
 /// Why an append was not accepted.
@@ -164,6 +177,8 @@ struct Queue {
 struct Shared {
     queue: Mutex<Queue>,
     wake: Condvar,
+    /// The last write failed and no write has succeeded since.
+    failing: std::sync::atomic::AtomicBool,
 }
 
 /// Journal settings.
@@ -180,6 +195,9 @@ pub struct JournalOptions {
     /// Keep a secondary index by card (faster card look-ups over long
     /// windows, at a cost in journal throughput).
     pub card_index: bool,
+    /// The journal's write buffer in bytes (a flush needs about that much
+    /// free space).
+    pub write_buffer: u64,
 }
 
 /// Handle to the journal; cheap to clone.
@@ -191,6 +209,7 @@ pub struct Journal {
     clock: SharedClock,
     opts: JournalOptions,
     metrics: Arc<Metrics>,
+    space: Arc<Space>,
     writer: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -208,6 +227,7 @@ impl Journal {
         clock: SharedClock,
         opts: JournalOptions,
         metrics: Arc<Metrics>,
+        space: Arc<Space>,
     ) -> Result<Self, StoreError> {
         let mut next_seq = 1;
         // Keys sort by time; the clock can step back, so look at the tail
@@ -230,18 +250,20 @@ impl Journal {
                 closed: false,
             }),
             wake: Condvar::new(),
+            failing: std::sync::atomic::AtomicBool::new(false),
         });
         let (tx, rx) = watch::channel(Committed {
             seq: next_seq - 1,
-            failed: false,
+            epoch: 0,
         });
         let writer = {
             let shared = shared.clone();
             let store = store.clone();
             let metrics = metrics.clone();
+            let space = space.clone();
             std::thread::Builder::new()
                 .name("journal-writer".into())
-                .spawn(move || writer_loop(shared, store, opts, metrics, tx))
+                .spawn(move || writer_loop(shared, store, opts, metrics, space, tx))
                 .map_err(StoreError::Io)?
         };
         Ok(Self {
@@ -251,16 +273,21 @@ impl Journal {
             clock,
             opts,
             metrics,
+            space,
             writer: Arc::new(Mutex::new(Some(writer))),
         })
     }
 
-    /// Queues records; returns the sequence of the last one (0 if `records`
-    /// is empty). The caller waits with [`Journal::wait_committed`] before
-    /// answering.
-    pub fn append(&self, records: &[Record]) -> Result<u64, AppendError> {
+    /// Queues records; returns the ticket to wait for with
+    /// [`Journal::wait_committed`] before answering. Refused while the
+    /// disk is below its reserve or the journal is closed.
+    pub fn append(&self, records: &[Record]) -> Result<Ticket, AppendError> {
+        let epoch = self.committed.borrow().epoch;
         if records.is_empty() {
-            return Ok(0);
+            return Ok(Ticket { seq: 0, epoch });
+        }
+        if !self.space.journal_allowed() {
+            return Err(AppendError::Unavailable);
         }
         let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
         if q.closed {
@@ -269,6 +296,10 @@ impl Journal {
         if q.items.len() + records.len() > self.opts.max_queue && !q.items.is_empty() {
             return Err(AppendError::Full);
         }
+        // Read under the queue lock: the writer bumps the epoch only after
+        // taking a batch out of the queue, so these records belong to this
+        // epoch's batches or later ones.
+        let epoch = self.committed.borrow().epoch;
         let now = self.clock.now_micros();
         for r in records {
             let seq = q.next_seq;
@@ -278,11 +309,11 @@ impl Journal {
         let last = q.next_seq - 1;
         drop(q);
         self.shared.wake.notify_one();
-        Ok(last)
+        Ok(Ticket { seq: last, epoch })
     }
 
     /// Appends, waiting for room when the queue is full (back pressure).
-    pub async fn append_wait(&self, records: &[Record]) -> Result<u64, AppendError> {
+    pub async fn append_wait(&self, records: &[Record]) -> Result<Ticket, AppendError> {
         let mut rx = self.committed.clone();
         loop {
             match self.append(records) {
@@ -296,30 +327,32 @@ impl Journal {
         }
     }
 
-    /// Waits until `seq` is committed. `Err` if the journal failed first.
-    pub async fn wait_committed(&self, seq: u64) -> Result<(), AppendError> {
+    /// Waits until the ticket's records are committed. `Err` if a write
+    /// failed since they were appended (they may be lost: answer nothing).
+    pub async fn wait_committed(&self, t: Ticket) -> Result<(), AppendError> {
         let mut rx = self.committed.clone();
         let c = rx
-            .wait_for(|c| c.seq >= seq || c.failed)
+            .wait_for(|c| c.epoch != t.epoch || c.seq >= t.seq)
             .await
             .map_err(|_| AppendError::Unavailable)?;
-        if c.seq >= seq {
+        if c.epoch == t.epoch {
             Ok(())
         } else {
             Err(AppendError::Unavailable)
         }
     }
 
-    /// Waits until `seq` is committed (blocking; for non-async callers).
-    pub fn wait_committed_blocking(&self, seq: u64) -> Result<(), AppendError> {
+    /// Waits until the ticket's records are committed (blocking; for
+    /// non-async callers).
+    pub fn wait_committed_blocking(&self, t: Ticket) -> Result<(), AppendError> {
         let mut rx = self.committed.clone();
         loop {
             let c = *rx.borrow_and_update();
-            if c.seq >= seq {
-                return Ok(());
-            }
-            if c.failed {
+            if c.epoch != t.epoch {
                 return Err(AppendError::Unavailable);
+            }
+            if c.seq >= t.seq {
+                return Ok(());
             }
             std::thread::sleep(std::time::Duration::from_micros(200));
         }
@@ -327,8 +360,21 @@ impl Journal {
 
     /// Whether the journal is accepting and committing records.
     pub fn healthy(&self) -> bool {
-        !self.committed.borrow().failed
-            && !self.shared.queue.lock().map(|q| q.closed).unwrap_or(true)
+        self.problem().is_none()
+    }
+
+    /// Why the journal is not accepting or committing records, if it is
+    /// not.
+    pub fn problem(&self) -> Option<&'static str> {
+        if self.shared.queue.lock().map(|q| q.closed).unwrap_or(true) {
+            Some("decision journal closed")
+        } else if !self.space.journal_allowed() {
+            Some("data directory below its free-space reserve: decisions are refused until space is freed")
+        } else if self.shared.failing.load(Ordering::SeqCst) {
+            Some("decision journal writes are failing: decisions are refused")
+        } else {
+            None
+        }
     }
 
     /// Records waiting for the writer.
@@ -563,15 +609,50 @@ impl Journal {
     /// bottom files included, where the retention filter drops everything
     /// whose age has reached the window.
     pub fn erase_expired(&self) -> Result<(), StoreError> {
+        // A flush writes SST files and a forced compaction rewrites what it
+        // compacts before deleting it: both need room beyond the reserve,
+        // or RocksDB meets a full disk (see `space`). Without it, expired
+        // records stay unreadable (reads never return them) until room is
+        // back, and the operators are told.
+        let expired_sst = [cf::JOURNAL, cf::JOURNAL_INDEX]
+            .iter()
+            .filter_map(|n| {
+                self.store
+                    .db()
+                    .property_int_value_cf(self.store.cf(n), "rocksdb.total-sst-files-size")
+                    .ok()
+                    .flatten()
+            })
+            .sum::<u64>();
+        let need = 2 * self.opts.write_buffer + expired_sst / 4;
+        if !self.space.fits(need) {
+            self.metrics.retention_skipped.increment(1);
+            tracing::error!(
+                free = self.space.free(),
+                need,
+                "not enough free space to erase expired journal records; they stay unreadable until space is freed"
+            );
+            return Err(StoreError::NoSpace);
+        }
         self.store.flush_all()?;
         let mut opts = CompactOptions::default();
         opts.set_bottommost_level_compaction(BottommostLevelCompaction::Force);
         opts.set_exclusive_manual_compaction(true);
-        for name in cf::RETAINED {
+        // Only the expired prefix of each family: journal keys start with
+        // the time, index keys with the hour (the cut-off's hour included).
+        let cutoff = self.cutoff();
+        let journal_end = key(cutoff, 0);
+        let mut index_end = [0u8; 5];
+        index_end[0] = CARD_INDEX;
+        index_end[1..5].copy_from_slice(&((cutoff / HOUR_MICROS) as u32 + 1).to_be_bytes());
+        for (name, end) in [
+            (cf::JOURNAL, &journal_end[..]),
+            (cf::JOURNAL_INDEX, &index_end[..]),
+        ] {
             self.store.db().compact_range_cf_opt(
                 self.store.cf(name),
                 None::<&[u8]>,
-                None::<&[u8]>,
+                Some(end),
                 &opts,
             );
         }
@@ -586,17 +667,45 @@ fn writer_loop(
     store: Store,
     opts: JournalOptions,
     metrics: Arc<Metrics>,
+    space: Arc<Space>,
     committed: watch::Sender<Committed>,
 ) {
     let mut wopts = WriteOptions::default();
     wopts.set_sync(opts.sync);
     let mut batch_items: Vec<(u64, Micros, Record)> = Vec::with_capacity(opts.max_batch);
-    let mut failed = false;
+    let fail = |why: &str| {
+        metrics.journal_errors.increment(1);
+        if !shared.failing.swap(true, Ordering::SeqCst) {
+            tracing::error!(
+                error = why,
+                "journal write failed; decisions are refused until writes succeed again"
+            );
+        }
+        committed.send_modify(|c| c.epoch += 1);
+    };
     loop {
         {
             let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
             while q.items.is_empty() && !q.closed {
-                q = shared.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                if shared.failing.load(Ordering::SeqCst) {
+                    // Probe once a second: a journal that refuses decisions
+                    // gets no traffic to find out it has recovered.
+                    let (g, t) = shared
+                        .wake
+                        .wait_timeout(q, std::time::Duration::from_secs(1))
+                        .unwrap_or_else(|p| p.into_inner());
+                    q = g;
+                    if t.timed_out() && q.items.is_empty() {
+                        drop(q);
+                        if space.journal_allowed() && probe(&store).is_ok() {
+                            shared.failing.store(false, Ordering::SeqCst);
+                            tracing::info!("journal writes succeed again; decisions resume");
+                        }
+                        q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+                    }
+                } else {
+                    q = shared.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                }
             }
             if q.items.is_empty() && q.closed {
                 return;
@@ -605,8 +714,10 @@ fn writer_loop(
             batch_items.extend(q.items.drain(..n));
             metrics.journal_queue.set(q.items.len() as f64);
         }
-        if failed {
-            // Nothing more is acknowledged once a write has failed.
+        if !space.journal_allowed() {
+            // Appended just before the reserve was reached: not written,
+            // not answered.
+            fail("data directory below its free-space reserve");
             batch_items.clear();
             continue;
         }
@@ -632,16 +743,22 @@ fn writer_loop(
                 metrics.journal_batch.record(batch_items.len() as f64);
                 metrics.journal_records.increment(batch_items.len() as u64);
                 committed.send_modify(|c| c.seq = c.seq.max(last));
+                if shared.failing.swap(false, Ordering::SeqCst) {
+                    tracing::info!("journal writes succeed again; decisions resume");
+                }
             }
-            Err(e) => {
-                failed = true;
-                metrics.journal_errors.increment(1);
-                tracing::error!(error = %e, "journal write failed; no further decisions will be answered");
-                committed.send_modify(|c| c.failed = true);
-            }
+            Err(e) => fail(e.as_ref()),
         }
         batch_items.clear();
     }
+}
+
+/// A tiny write through the same WAL, to learn whether writes succeed.
+fn probe(store: &Store) -> Result<(), StoreError> {
+    store
+        .db()
+        .put_cf(store.cf(cf::META), b"journal/probe", [])?;
+    Ok(())
 }
 
 #[cfg(test)]

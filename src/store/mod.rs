@@ -23,6 +23,7 @@ pub mod audit;
 pub mod journal;
 pub mod lookups;
 pub mod retention;
+pub mod space;
 pub mod timelog;
 
 use std::path::Path;
@@ -96,6 +97,9 @@ pub enum StoreError {
     /// The data directory could not be created.
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),
+    /// Not enough free space for the operation beyond the reserve.
+    #[error("not enough free space in the data directory")]
+    NoSpace,
 }
 
 /// Most table files RocksDB keeps open at once (the rest are reopened on
@@ -138,6 +142,28 @@ fn retention_filter(
     }
 }
 
+/// How the database is opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tuning {
+    /// RocksDB's own log in this directory (another filesystem) at info
+    /// level; without, the log stays in the data directory at fatal level
+    /// only, so a full disk cannot make RocksDB abort on a failed log write
+    /// (see [`space`]).
+    pub log_dir: Option<std::path::PathBuf>,
+    /// The journal's write buffer in bytes (the free-space reserve must
+    /// cover about twice it).
+    pub journal_write_buffer: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            log_dir: None,
+            journal_write_buffer: 64 << 20,
+        }
+    }
+}
+
 /// The shared database handle.
 #[derive(Clone)]
 pub struct Store {
@@ -156,6 +182,17 @@ impl Store {
     /// Opens (creating if needed) the database in `dir`. `retention_micros`
     /// and `clock` drive the journal's compaction filter.
     pub fn open(dir: &Path, clock: SharedClock, retention_micros: u64) -> Result<Self, StoreError> {
+        Self::open_with(dir, clock, retention_micros, &Tuning::default())
+    }
+
+    /// As [`Store::open`], tuned.
+    pub fn open_with(
+        dir: &Path,
+        clock: SharedClock,
+        retention_micros: u64,
+        tuning: &Tuning,
+    ) -> Result<Self, StoreError> {
+        let log_dir = tuning.log_dir.as_deref();
         std::fs::create_dir_all(dir)?;
         let mut db_opts = Options::default();
         db_opts.create_if_missing(true);
@@ -171,13 +208,26 @@ impl Store {
         db_opts.set_wal_size_limit_mb(0);
         db_opts.set_keep_log_file_num(5);
         db_opts.set_max_open_files(MAX_OPEN_FILES as i32);
+        match log_dir {
+            Some(l) => {
+                std::fs::create_dir_all(l)?;
+                db_opts.set_db_log_dir(l);
+                db_opts.set_log_level(rocksdb::LogLevel::Info);
+            }
+            None => db_opts.set_log_level(rocksdb::LogLevel::Fatal),
+        }
+        db_opts.set_max_log_file_size(16 << 20);
 
+        // Every family gets an explicit, small write buffer (the default
+        // family included): RocksDB resumes from a full disk only once free
+        // space exceeds the largest write buffer of any family.
         let mut plain = Options::default();
         plain.set_compression_type(DBCompressionType::None);
+        plain.set_write_buffer_size(4 << 20);
 
         let mut journal = Options::default();
         journal.set_compression_type(DBCompressionType::None);
-        journal.set_write_buffer_size(64 << 20);
+        journal.set_write_buffer_size(tuning.journal_write_buffer);
         // The journal is write-heavy and read rarely: let compaction fall
         // behind during a burst rather than throttle the writer (RocksDB's
         // default slow-down caps writes at 16 MB/s once L0 holds 20 files or
@@ -199,7 +249,7 @@ impl Store {
         index.set_memtable_factory(rocksdb::MemtableFactory::Vector);
         // Smaller memtables: each flush sorts less at once, so the sort does
         // not take a core away from the readers in one long burst.
-        index.set_write_buffer_size(16 << 20);
+        index.set_write_buffer_size((tuning.journal_write_buffer / 4).max(4 << 20));
         index.set_compaction_filter(
             "portcullis-journal-index-retention",
             retention_filter(
@@ -211,6 +261,7 @@ impl Store {
         );
 
         let cfs = vec![
+            ColumnFamilyDescriptor::new("default", plain.clone()),
             ColumnFamilyDescriptor::new(cf::CARDS, plain.clone()),
             ColumnFamilyDescriptor::new(cf::READERS, plain.clone()),
             ColumnFamilyDescriptor::new(cf::JOURNAL, journal),
@@ -272,7 +323,11 @@ impl Store {
         for name in cf::ALL {
             self.db.flush_cf(self.cf(name))?;
         }
-        self.db.flush_wal(true)?;
+        // A synced write rather than FlushWAL(sync): it syncs every live
+        // WAL just the same, but goes through the write path, which returns
+        // an error after a failed write where SyncWAL aborts the process.
+        self.db
+            .put_cf_opt(self.cf(cf::META), b"sync-marker", [], &sync_write())?;
         Ok(())
     }
 }

@@ -192,3 +192,246 @@ async fn kill_9_during_changes_and_verifications_loses_nothing_acknowledged() {
     }
     assert!(answered_total > 0);
 }
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs {
+    path: std::path::PathBuf,
+}
+
+impl Tmpfs {
+    /// `None` when this process may not mount (not root).
+    fn mount(path: &std::path::Path, mib: u64) -> Option<Self> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return None;
+        }
+        std::fs::create_dir_all(path).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Self {
+            path: path.to_owned(),
+        })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+/// Reserves `bytes` of the filesystem holding `path` in a file there.
+fn fill(path: &std::path::Path, bytes: u64) {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::create(path).unwrap();
+    // SAFETY: fallocate on a file descriptor we own.
+    let r = unsafe { libc::fallocate(f.as_raw_fd(), 0, 0, bytes as libc::off_t) };
+    assert_eq!(r, 0, "fallocate");
+}
+
+fn free_bytes(path: &std::path::Path) -> u64 {
+    portcullis::store::space::available(path).unwrap()
+}
+
+async fn readyz(addr: std::net::SocketAddr) -> (u16, String) {
+    crate::common::http_get(addr, "/readyz").await
+}
+
+/// Issue 9, defect 2: a filling disk never aborts the appliance. Decisions
+/// fail secure below the reserve, a suspension is still possible, admin
+/// changes are refused with a clear error when the disk is nearly full, and
+/// everything resumes without a restart once space is freed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_disk_fails_secure_and_recovers_without_a_restart() {
+    let outer = tempfile::tempdir().unwrap();
+    let mnt = outer.path().join("mnt");
+    let Some(_fs) = Tmpfs::mount(&mnt, 96) else {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let data = mnt.join("data");
+    let h = ProcHarness::new(|c| {
+        c.data_dir = data.clone();
+        c.journal.write_buffer_mb = 4;
+        c.storage.reserve_mb = 16;
+        c.storage.resume_mb = 24;
+        c.storage.admin_reserve_mb = 6;
+        c.storage.rocksdb_log_dir = std::path::PathBuf::new();
+    });
+    let mut p = h.start();
+    let admin = h.admin(&p, Role::SecurityOffice, "admin");
+    let (s, _) = admin
+        .call(Op::ReaderRegister, &[&"proc-reader"])
+        .json(&json!({ "doors": [1] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 200);
+    admin
+        .call(Op::AccessSet, &[])
+        .json(&json!({ "door_groups": { "d": [1] }, "schedules": {}, "levels": { "l": { "door_group": "d" } }, "holidays": [] }))
+        .send()
+        .await
+        .unwrap();
+    let c: Created = admin
+        .call(Op::HolderCreate, &[])
+        .json(&fixture_person(1))
+        .expect()
+        .await
+        .unwrap();
+    admin
+        .call(Op::HolderLevels, &[&c.id])
+        .json(&json!({ "levels": ["l"] }))
+        .send()
+        .await
+        .unwrap();
+    let card: IssuedCard = admin
+        .call(Op::CardIssue, &[])
+        .json(&IssueCard {
+            holder: c.id,
+            ..IssueCard::default()
+        })
+        .expect()
+        .await
+        .unwrap();
+    let number: portcullis::crypto::numbers::AccessNumber = card.access_number.parse().unwrap();
+
+    // Leave just above the resume mark, then verify until the reserve is
+    // reached.
+    let filler = mnt.join("filler");
+    let free = free_bytes(&mnt);
+    fill(&filler, free.saturating_sub(26 << 20));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut load = Vec::new();
+    for _ in 0..4 {
+        let (tls, addr, stop) = (h.reader_tls(), p.reader, stop.clone());
+        load.push(tokio::spawn(async move {
+            let (mut answered, mut refused) = (0u64, 0u64);
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(mut r) = ReaderClient::connect(addr, tls.clone()).await else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let mut batch = 0u32;
+                loop {
+                    // Pipelined rounds of 64 fill the journal quickly.
+                    for i in 0..64 {
+                        let f = Frame::Verify(portcullis::protocol::VerifyRequest {
+                            request_id: batch * 64 + i,
+                            door: 1,
+                            credential: portcullis::protocol::Credential::Random128([i as u8; 16]),
+                        });
+                        if r.send(&f).await.is_err() {
+                            break;
+                        }
+                    }
+                    batch += 1;
+                    let mut ok = true;
+                    for _ in 0..64 {
+                        match r.recv().await {
+                            Ok(Some(Frame::VerifyResult { .. })) => answered += 1,
+                            _ => {
+                                refused += 1;
+                                ok = false;
+                                break;
+                            }
+                        }
+                    }
+                    if !ok || stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                }
+            }
+            (answered, refused)
+        }));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let (s, body) = readyz(p.metrics).await;
+        if s == 503 {
+            assert!(body.contains("reserve"), "{body}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reserve was never reached"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Decisions are refused (fail secure): the card cannot be verified.
+    let mut r = ReaderClient::connect(p.reader, h.reader_tls())
+        .await
+        .unwrap();
+    assert!(
+        r.verify(1, 1, &number).await.is_err(),
+        "a decision was answered below the reserve"
+    );
+    // A suspension still goes through.
+    let (s, v) = admin
+        .call(Op::CardSuspend, &[&card.card.id])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 200, "{v}");
+    let (_, metrics) = crate::common::http_get(p.metrics, "/metrics").await;
+    assert!(metrics.contains("portcullis_storage_low 1"), "{metrics}");
+
+    // Nearly full: admin changes are refused, clearly, and nothing changes.
+    let free = free_bytes(&mnt);
+    fill(&mnt.join("filler2"), free.saturating_sub(2 << 20));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (s, v) = admin
+        .call(Op::CardResume, &[&card.card.id])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 503, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("nearly full"), "{v}");
+    // RocksDB polls its error state every 5 s: give it the time it took to
+    // abort before; the process must still be alive.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert!(p.running(), "the appliance died on a full disk");
+
+    // Space back: everything resumes without a restart.
+    std::fs::remove_file(mnt.join("filler2")).unwrap();
+    std::fs::remove_file(&filler).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while readyz(p.metrics).await.0 != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not ready again after space was freed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for l in load {
+        let (answered, refused) = l.await.unwrap();
+        assert!(
+            answered > 0 && refused > 0,
+            "answered {answered}, refused {refused}"
+        );
+    }
+    let mut r = ReaderClient::connect(p.reader, h.reader_tls())
+        .await
+        .unwrap();
+    match r.verify(2, 1, &number).await.unwrap() {
+        Frame::VerifyResult { reason, .. } => {
+            assert_eq!(reason, portcullis::protocol::Reason::Suspended)
+        }
+        other => panic!("{other:?}"),
+    }
+    let (s, v) = admin
+        .call(Op::CardResume, &[&card.card.id])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 200, "{v}");
+    assert!(p.running());
+    let status = p.terminate();
+    assert!(status.success(), "{status:?}");
+}

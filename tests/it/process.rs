@@ -17,7 +17,8 @@ use tempfile::TempDir;
 
 /// A data directory, keys, PKI and configuration for appliance processes.
 pub struct ProcHarness {
-    pub dir: TempDir,
+    /// Owns the temporary directory (removed on drop).
+    _dir: TempDir,
     pub pki: PkiDir,
     pub config: Config,
     config_path: PathBuf,
@@ -63,7 +64,7 @@ impl ProcHarness {
         std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
         let log = dir.path().join("appliance.log");
         Self {
-            dir,
+            _dir: dir,
             pki,
             config,
             config_path,

@@ -134,7 +134,12 @@ impl From<StoreError> for ApiError {
 
 impl From<LedgerError> for ApiError {
     fn from(e: LedgerError) -> Self {
-        ApiError::internal(e)
+        match e {
+            LedgerError::StorageFull => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+            e => ApiError::internal(e),
+        }
     }
 }
 
