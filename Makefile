@@ -50,6 +50,7 @@ run: build
 	./portcullis reader register --name demo-reader --doors 1,2 >/dev/null; \
 	./portcullis access show 2>/dev/null | grep -q '"demo"' || ./portcullis access set --json \
 	  '{"door_groups":{"demo-doors":[1,2]},"schedules":{},"levels":{"demo":{"door_group":"demo-doors"}},"holidays":[]}' >/dev/null; \
+	./portcullis dlc set --code Demonstration --name "Demonstration" >/dev/null; \
 	./portcullis holder show --holder 1 >/dev/null 2>&1 || ./portcullis holder create --id-number 900000001 \
 	  --last-name Demo --first-name Cardholder --status registered --department Demonstration --affiliation student >/dev/null; \
 	./portcullis holder levels --holder 1 --levels demo >/dev/null; \

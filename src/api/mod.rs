@@ -128,6 +128,11 @@ operations! {
     PhotoWithheld: Put "/v1/holders/{id}/photo/withheld" => "photo.withheld"
         [SecurityOffice];
 
+    /// Departments, labs and centers.
+    DlcList: Get "/v1/dlcs" => "dlc.list" [SecurityOffice, CardOffice];
+    /// Register a department, lab or center (or rename it).
+    DlcPut: Put "/v1/dlcs/{code}" => "dlc.put" [SecurityOffice];
+
     /// Every door group, schedule, level and holiday.
     AccessShow: Get "/v1/access" => "access.show" [SecurityOffice];
     /// Replace every access definition.

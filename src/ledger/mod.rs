@@ -50,6 +50,8 @@ pub enum Effect {
     ReaderRemoved(String),
     /// Every access-level definition.
     Access(Definitions),
+    /// A department, lab or center, new or renamed.
+    Dlc(crate::records::dlcs::Dlc),
     /// The chief of police's public key.
     ChiefKey([u8; 32]),
     /// A signed police request used (its replay key), and when.
@@ -206,6 +208,7 @@ fn apply(s: &Shared, change: &Change) -> Result<(), LedgerError> {
             Effect::Reader(r) => s.readers.stage_put(&mut batch, r),
             Effect::ReaderRemoved(name) => s.readers.stage_remove(&mut batch, name),
             Effect::Access(d) => crate::records::access::stage(store, &mut batch, d)?,
+            Effect::Dlc(d) => crate::records::dlcs::stage(store, &mut batch, d)?,
             Effect::ChiefKey(k) => crate::police::stage_chief_key(store, &mut batch, k),
             Effect::RequestUsed { id, at } => crate::police::stage_used(store, &mut batch, id, *at),
             Effect::LookupCounted(c) => limits::stage(store, &mut batch, c),
@@ -264,6 +267,7 @@ fn install(s: &Shared, e: &Effect) {
         }
         Effect::RecordKeysRetired(ids) => s.holders.vault().retire(ids),
         Effect::Photo(_)
+        | Effect::Dlc(_)
         | Effect::ChiefKey(_)
         | Effect::RequestUsed { .. }
         | Effect::LookupCounted(_)

@@ -65,6 +65,7 @@ pub struct Level {
 
 /// Every definition.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Definitions {
     /// Door groups by name.
     pub door_groups: BTreeMap<String, Vec<u32>>,

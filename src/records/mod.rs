@@ -5,5 +5,6 @@
 pub mod access;
 pub mod cardholder;
 pub mod cards;
+pub mod dlcs;
 pub mod outbox;
 pub mod readers;

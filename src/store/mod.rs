@@ -13,7 +13,8 @@
 //! | `journal_index` | kind (1 = card) ‖ hour (u32) ‖ card id ‖ time ‖ sequence | (empty) |
 //! | `lookups` | time µs ‖ sequence | [`crate::store::lookups::Lookup`] (JSON) |
 //! | `investigations` | see [`crate::police`] | |
-//! | `meta` | `key-check/...` | check values of the keys the data was written with |
+//! | `meta` | `key-check/...`, `ledger/applied`, `next/reader` | facts about the data directory: key check values, the ledger position, id high-water marks |
+//! | `dlcs` | DLC code | [`crate::records::dlcs::Dlc`] (JSON) |
 //!
 //! The journal and its index carry a compaction filter that drops every
 //! record older than the retention window, so any compaction erases expired
@@ -62,8 +63,10 @@ pub mod cf {
     /// Facts about the data directory itself: check values of the keys its
     /// records were written with.
     pub const META: &str = "meta";
+    /// Departments, labs and centers.
+    pub const DLCS: &str = "dlcs";
     /// Every family, in open order.
-    pub const ALL: [&str; 12] = [
+    pub const ALL: [&str; 13] = [
         CARDS,
         READERS,
         JOURNAL,
@@ -76,6 +79,7 @@ pub mod cf {
         LOOKUPS,
         INVESTIGATIONS,
         META,
+        DLCS,
     ];
     /// The families that hold access-log data and are erased after the
     /// retention window.
@@ -273,7 +277,8 @@ impl Store {
             ColumnFamilyDescriptor::new(cf::JOURNAL_INDEX, index),
             ColumnFamilyDescriptor::new(cf::LOOKUPS, plain.clone()),
             ColumnFamilyDescriptor::new(cf::INVESTIGATIONS, plain.clone()),
-            ColumnFamilyDescriptor::new(cf::META, plain),
+            ColumnFamilyDescriptor::new(cf::META, plain.clone()),
+            ColumnFamilyDescriptor::new(cf::DLCS, plain),
         ];
         let db = DB::open_cf_descriptors(&db_opts, dir, cfs)?;
         Ok(Self { db: Arc::new(db) })

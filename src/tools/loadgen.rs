@@ -322,6 +322,12 @@ pub async fn issue_cards(admin: &AdminClient, n: usize) -> Result<Vec<AccessNumb
         .expect::<serde_json::Value>()
         .await
         .map_err(|e| setup("adding the loadgen level", e))?;
+    admin
+        .call(Op::DlcPut, &[&"Loadgen"])
+        .json(&json!({ "code": "Loadgen", "name": "Load generator", "kind": "department" }))
+        .expect::<serde_json::Value>()
+        .await
+        .map_err(|e| setup("registering the loadgen department", e))?;
     let workers = 16.min(n);
     let mut joins = Vec::new();
     for w in 0..workers {
@@ -335,7 +341,7 @@ pub async fn issue_cards(admin: &AdminClient, n: usize) -> Result<Vec<AccessNumb
                     "last_name": "Loadgen",
                     "first_name": "Test",
                     "status": "registered",
-                    "department": "Load Testing",
+                    "department": "Loadgen",
                     "affiliation": "student"
                 });
                 let step = |what: &'static str| move |e: AdminError| format!("{what}: {e}");

@@ -74,6 +74,14 @@ impl Harness {
         };
         h.boot().await;
         h.register(READER, &READER_DOORS).await;
+        let (s, v) = h
+            .admin()
+            .call(Op::DlcPut, &[&"Physics"])
+            .json(&json!({ "code": "Physics", "name": "Physics", "kind": "department" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(s, 200, "{v}");
         h.register(OTHER_READER, &[3]).await;
         let (s, v) = h
             .admin()

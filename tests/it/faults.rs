@@ -79,6 +79,7 @@ async fn kill_9_during_changes_and_verifications_loses_nothing_acknowledged() {
         let p = h.start();
         let admin = h.admin(&p, Role::SecurityOffice, "admin");
         if round == 0 {
+            h.departments(&p).await;
             let (s, v) = admin
                 .call(Op::ReaderRegister, &[&"proc-reader"])
                 .json(&json!({ "doors": [1] }))
@@ -264,6 +265,7 @@ async fn a_full_disk_fails_secure_and_recovers_without_a_restart() {
         c.storage.rocksdb_log_dir = std::path::PathBuf::new();
     });
     let mut p = h.start();
+    h.departments(&p).await;
     let admin = h.admin(&p, Role::SecurityOffice, "admin");
     let (s, _) = admin
         .call(Op::ReaderRegister, &[&"proc-reader"])

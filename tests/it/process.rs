@@ -134,6 +134,20 @@ impl ProcHarness {
             .unwrap_or_else(|log| panic!("the appliance did not start:\n{log}"))
     }
 
+    /// Registers the fixtures' department.
+    pub async fn departments(&self, p: &Proc) {
+        let (s, v) = self
+            .admin(p, Role::SecurityOffice, "admin")
+            .call(portcullis::api::Op::DlcPut, &[&"Physics"])
+            .json(
+                &serde_json::json!({ "code": "Physics", "name": "Physics", "kind": "department" }),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(s, 200, "{v}");
+    }
+
     /// The admin client of `role`/`name` for `p`.
     pub fn admin(&self, p: &Proc, role: Role, name: &str) -> AdminClient {
         let me = self.pki.client(role, name);

@@ -376,3 +376,52 @@ fn configuration_checks_descriptors_and_ports() {
     c.tls.ca_cert = "/nonexistent/ca.crt".into();
     assert!(c.warnings().iter().any(|w| w.contains("does not exist")));
 }
+
+/// No free text: a department is a registered code; access definitions
+/// take no unknown keys; a reader id is never given to another reader, not
+/// even after a removal and a restart.
+#[tokio::test]
+async fn no_free_text_no_unknown_keys_no_reused_reader_ids() {
+    let mut h = Harness::start().await;
+    let a = h.admin();
+    let mut p = crate::common::fixture_person(1);
+    p["department"] = json!("Religion-Gender");
+    let (s, v) = a.call(Op::HolderCreate, &[]).json(&p).send().await.unwrap();
+    assert_eq!(s, 422, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a registered department"),
+        "{v}"
+    );
+    let (s, v) = a
+        .call(Op::AccessSet, &[])
+        .json(&json!({ "door_groups": {}, "schedules": {}, "levels": {}, "holidays": [], "notes": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("notes"), "{v}");
+
+    async fn register(a: &portcullis::client::AdminClient, name: &str) -> u64 {
+        let (s, v) = a
+            .call(Op::ReaderRegister, &[&name])
+            .json(&json!({ "doors": [9] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(s, 200, "{v}");
+        v["id"].as_u64().unwrap()
+    }
+    let old = register(&a, "temporary").await;
+    let (s, _) = a
+        .call(Op::ReaderRemove, &[&"temporary"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 200);
+    h.restart().await;
+    let new = register(&h.admin(), "newcomer").await;
+    assert!(new > old, "reader id {old} was given again ({new})");
+}

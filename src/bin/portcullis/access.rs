@@ -6,7 +6,7 @@ use portcullis::api::Op;
 use serde_json::Value;
 
 use crate::common::print;
-use crate::flags::{AccessCmd, AdminOpts};
+use crate::flags::{AccessCmd, AdminOpts, DlcCmd};
 
 pub async fn run(cmd: AccessCmd) -> Result<()> {
     match cmd {
@@ -40,4 +40,28 @@ pub async fn run(cmd: AccessCmd) -> Result<()> {
 pub async fn rotate(admin: AdminOpts) -> Result<()> {
     let v: Rotated = admin.client()?.call(Op::KeysRotate, &[]).expect().await?;
     print(&v)
+}
+
+pub async fn dlc(cmd: DlcCmd) -> Result<()> {
+    match cmd {
+        DlcCmd::List { admin } => {
+            let v: Value = admin.client()?.call(Op::DlcList, &[]).expect().await?;
+            print(&v)
+        }
+        DlcCmd::Set {
+            code,
+            name,
+            kind,
+            admin,
+        } => {
+            let body = serde_json::json!({ "code": code, "name": name, "kind": kind });
+            let v: Value = admin
+                .client()?
+                .call(Op::DlcPut, &[&code])
+                .json(&body)
+                .expect()
+                .await?;
+            print(&v)
+        }
+    }
 }

@@ -46,6 +46,9 @@ pub enum Command {
     /// Access levels (door groups, schedules, levels, holidays).
     #[command(subcommand)]
     Access(AccessCmd),
+    /// Departments, labs and centers (a cardholder's department is one of them).
+    #[command(subcommand)]
+    Dlc(DlcCmd),
     /// Rotate the key that seals cardholder records and photos.
     RotateKeys {
         #[command(flatten)]
@@ -526,5 +529,28 @@ pub enum ReaderCmd {
         /// Certificate directory.
         #[arg(long, default_value = "certs")]
         certs: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DlcCmd {
+    /// List every department, lab and center.
+    List {
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// Register one (or rename it).
+    Set {
+        /// Its code (what cardholder records name).
+        #[arg(long)]
+        code: String,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// department, lab or center.
+        #[arg(long, default_value = "department")]
+        kind: String,
+        #[command(flatten)]
+        admin: AdminOpts,
     },
 }

@@ -52,6 +52,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Reader(cmd) => common::block_on(readers::run(cmd)),
         Command::Holder(cmd) => common::block_on(holders::run(cmd)),
         Command::Access(cmd) => common::block_on(access::run(cmd)),
+        Command::Dlc(cmd) => common::block_on(access::dlc(cmd)),
         Command::RotateKeys { admin } => common::block_on(access::rotate(admin)),
         Command::Audit { limit, admin } => common::block_on(trails::audit(limit, admin)),
         Command::Police(cmd) => police::run(cmd),

@@ -162,6 +162,25 @@ pub fn check_field_names(obj: &Map<String, Value>) -> Result<(), HolderInputErro
     Ok(())
 }
 
+/// An office address is a building and a room, nothing else: `E52-419`,
+/// `7-019`, `NW12-2F`, or `Building 6, Room 201`.
+fn is_office_address(a: &str) -> bool {
+    fn code(s: &str, max: usize) -> bool {
+        !s.is_empty() && s.len() <= max && s.chars().all(|c| c.is_ascii_alphanumeric())
+    }
+    let a = a.trim();
+    if let Some((b, r)) = a.split_once('-') {
+        return code(b, 6) && code(r, 6) && b.chars().any(|c| c.is_ascii_digit());
+    }
+    let Some(rest) = a.strip_prefix("Building ") else {
+        return false;
+    };
+    match rest.split_once(", Room ") {
+        Some((b, r)) => code(b, 6) && code(r, 6),
+        None => false,
+    }
+}
+
 /// A text field: letters, space, `-`, `'`, `.`, plus `extra` characters and,
 /// when `digits`, ASCII digits.
 fn text(
@@ -238,7 +257,14 @@ impl Personal {
         }
         text("last_name", &self.last_name, 100, "", false)?;
         text("first_name", &self.first_name, 100, "", false)?;
-        text("department", &self.department, 100, "&,/()", true)?;
+        // A department is chosen from the registry of departments, labs
+        // and centers (checked by the book), never typed in: a code.
+        if !crate::pki::identity::is_valid_name(&self.department) {
+            return Err(HolderInputError::Invalid {
+                field: "department",
+                problem: "is the code of a registered department, lab or center",
+            });
+        }
         match (&self.office_address, self.affiliation.is_employee()) {
             (Some(_), false) => {
                 return Err(HolderInputError::Invalid {
@@ -246,7 +272,15 @@ impl Personal {
                     problem: "is kept for employees (faculty, staff) only",
                 })
             }
-            (Some(a), true) => text("office_address", a, 120, ",/#", true)?,
+            (Some(a), true) => {
+                if !is_office_address(a) {
+                    return Err(HolderInputError::Invalid {
+                        field: "office_address",
+                        problem:
+                            "is a building and room: `E52-419`, `7-019` or `Building 6, Room 201`",
+                    });
+                }
+            }
             _ => {}
         }
         match (
@@ -348,5 +382,17 @@ mod tests {
         let mut v = ok();
         v["id_number"] = json!("12 34");
         assert!(Personal::from_json(&v).is_err());
+        // No free text through the back door.
+        let mut v = ok();
+        v["department"] = json!("Physics Religion Catholic");
+        assert!(Personal::from_json(&v).is_err(), "a department is a code");
+        let mut v = ok();
+        v["office_address"] = json!("Gender female, nationality X");
+        assert!(Personal::from_json(&v).is_err());
+        for addr in ["E52-419", "7-019", "Building 6, Room 201", "NW12-2F"] {
+            let mut v = ok();
+            v["office_address"] = json!(addr);
+            assert!(Personal::from_json(&v).is_ok(), "{addr}");
+        }
     }
 }

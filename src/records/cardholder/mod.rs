@@ -197,8 +197,20 @@ impl HolderBook {
         })
     }
 
+    fn check_department(&self, p: &Personal) -> Result<(), HolderError> {
+        if crate::records::dlcs::exists(&self.store, &p.department)? {
+            Ok(())
+        } else {
+            Err(HolderError::Invalid(format!(
+                "department `{}` is not a registered department, lab or center (register it with PUT /v1/dlcs/{{code}})",
+                p.department
+            )))
+        }
+    }
+
     /// Plans a new holder record.
     pub fn plan_create(&self, p: &Personal) -> Result<HolderPut, HolderError> {
+        self.check_department(p)?;
         let id = self.next_id.load(Ordering::SeqCst);
         if id > u64::from(u32::MAX) {
             return Err(HolderError::Invalid("cardholder ids are exhausted".into()));
@@ -239,6 +251,9 @@ impl HolderBook {
         let new = old
             .patched(body)
             .map_err(|e| HolderError::Invalid(e.to_string()))?;
+        if new.department != old.department {
+            self.check_department(&new)?;
+        }
         let changed: Vec<String> = body
             .as_object()
             .map(|o| o.keys().cloned().collect())

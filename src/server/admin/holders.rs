@@ -14,6 +14,7 @@ use crate::ledger::{self, Change, Effect};
 use crate::records::cardholder::fields::Personal;
 use crate::records::cardholder::photo::PhotoKind;
 use crate::records::cardholder::{HolderError, PHOTO_WITHHELD_NOTATION};
+use crate::records::dlcs::Dlc;
 
 /// `POST /v1/holders`
 pub async fn create(caller: Caller, State(s): AppState, body: Bytes) -> ApiResult {
@@ -223,4 +224,39 @@ pub async fn withheld(
         withheld: w,
     })
     .into_response())
+}
+
+/// `GET /v1/dlcs`
+pub async fn dlcs(State(s): AppState) -> ApiResult {
+    let list = read(&s, |s| Ok(crate::records::dlcs::list(&s.store)?)).await?;
+    Ok(Json(list).into_response())
+}
+
+/// `PUT /v1/dlcs/{code}`
+pub async fn put_dlc(
+    caller: Caller,
+    State(s): AppState,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let mut d: Dlc = super::error::json_body(&body)?;
+    if d.code != code {
+        return Err(ApiError::invalid("the body's code differs from the path's"));
+    }
+    d.validate().map_err(|e| ApiError::invalid(e.to_string()))?;
+    let out = d.clone();
+    d.name = d.name.trim().to_owned();
+    ledger::commit(&s, move |s| {
+        let entry = caller.audit(
+            s.clock.now_micros(),
+            format!("dlc:{}", d.code),
+            json!({ "kind": d.kind }),
+        );
+        let change = Change::at(entry.time_us)
+            .with(Effect::Dlc(d))
+            .audited(entry);
+        Ok::<_, ApiError>((change, ()))
+    })
+    .await?;
+    Ok(Json(out).into_response())
 }

@@ -150,6 +150,8 @@ fn handler(op: Op) -> MethodRouter<Arc<Shared>> {
         Op::PhotoShow => on(f, holders::show_photo),
         Op::PhotoDistribute => on(f, holders::distribute_photo),
         Op::PhotoWithheld => on(f, holders::withheld),
+        Op::DlcList => on(f, holders::dlcs),
+        Op::DlcPut => on(f, holders::put_dlc),
         Op::AccessShow => on(f, access::show),
         Op::AccessSet => on(f, access::set),
         Op::KeysRotate => on(f, access::rotate_keys),
