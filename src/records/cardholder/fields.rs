@@ -272,14 +272,11 @@ impl Personal {
                     problem: "is kept for employees (faculty, staff) only",
                 })
             }
-            (Some(a), true) => {
-                if !is_office_address(a) {
-                    return Err(HolderInputError::Invalid {
-                        field: "office_address",
-                        problem:
-                            "is a building and room: `E52-419`, `7-019` or `Building 6, Room 201`",
-                    });
-                }
+            (Some(a), true) if !is_office_address(a) => {
+                return Err(HolderInputError::Invalid {
+                    field: "office_address",
+                    problem: "is a building and room: `E52-419`, `7-019` or `Building 6, Room 201`",
+                });
             }
             _ => {}
         }
