@@ -294,7 +294,7 @@ impl Default for ReaderConfig {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:7443".parse().expect("literal address"),
-            max_connections: 20_000,
+            max_connections: 16_000,
             max_handshakes: 1_024,
             max_handshakes_per_ip: 0,
             max_frame: 512,

@@ -92,6 +92,12 @@ impl Appliance {
     /// Opens storage, loads every credential, and starts the listeners.
     pub async fn start(config: Config, clock: SharedClock) -> Result<Self, StartError> {
         config.validate()?;
+        // Everything the appliance creates (database files, logs, keys) is
+        // owner-only.
+        // SAFETY: umask only changes this process's file-creation mask.
+        unsafe {
+            libc::umask(0o077);
+        }
         for w in config.warnings() {
             tracing::warn!("configuration: {w}");
         }
@@ -117,6 +123,12 @@ impl Appliance {
             let metrics = metrics.clone();
             tokio::task::spawn_blocking(move || -> Result<Shared, StartError> {
                 let retention = config.retention().as_micros() as u64;
+                // A damaged database is refused before RocksDB's recovery
+                // could make its loss permanent: read-only first.
+                if config.data_dir.join("CURRENT").exists() {
+                    let ro = Store::open_read_only(&config.data_dir)?;
+                    crate::ledger::Ledger::check(&ro, &config.data_dir)?;
+                }
                 let store = Store::open_with(
                     &config.data_dir,
                     clock.clone(),
@@ -143,7 +155,7 @@ impl Appliance {
                 );
                 crate::records::access::load(&store, &access)?;
                 let holders = HolderBook::load(store.clone(), keys.vault, access.clone())?;
-                let ledger = crate::ledger::Ledger::open(&store)?;
+                let ledger = crate::ledger::Ledger::open(&store, &config.data_dir)?;
                 let journal = Journal::start(
                     store.clone(),
                     clock.clone(),

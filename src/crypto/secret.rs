@@ -22,6 +22,9 @@ pub enum SecretError {
     /// Group or others may read the file.
     #[error("key file {0} is readable by group or others; run `chmod 600` on it")]
     Permissions(PathBuf),
+    /// Group or others may enter the key directory.
+    #[error("key directory {0} is open to group or others; run `chmod 700` on it")]
+    DirPermissions(PathBuf),
 }
 
 /// A key's check value: the first 8 bytes of AES-256 under the key of an
@@ -53,6 +56,30 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), SecretError> {
             b.mode(0o700);
         }
         b.create(dir).map_err(err)?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dir).map_err(err)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(SecretError::DirPermissions(dir.to_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a secret file (a private key) that group or others may read.
+pub fn check_private_file(path: &Path) -> Result<(), SecretError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = fs::metadata(path).map_err(|source| SecretError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(SecretError::Permissions(path.to_owned()));
+        }
     }
     Ok(())
 }

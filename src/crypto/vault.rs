@@ -220,7 +220,7 @@ mod tests {
     #[test]
     fn seal_open_and_tamper() {
         let dir = tempfile::tempdir().unwrap();
-        let v = Vault::open(dir.path(), true).unwrap();
+        let v = Vault::open(&dir.path().join("keys"), true).unwrap();
         let s = v.seal(b"holder:1", b"fixture-record");
         assert_eq!(v.open_sealed(b"holder:1", &s).unwrap(), b"fixture-record");
         // Moved to another record: refused.
@@ -253,7 +253,7 @@ mod tests {
             Err(VaultError::MissingKey(_))
         ));
         // Reopening finds the current key.
-        let again = Vault::open(dir.path(), true).unwrap();
+        let again = Vault::open(&dir.path().join("keys"), true).unwrap();
         assert_eq!(again.current_id(), new_id);
         assert_eq!(
             again.open_sealed(b"holder:1", &s2).unwrap(),

@@ -145,22 +145,75 @@ const APPLIED: &[u8] = b"ledger/applied";
 pub struct Ledger {
     gate: tokio::sync::Mutex<()>,
     applied: AtomicU64,
+    /// `LEDGER-POSITION` in the data directory: the last position
+    /// acknowledged, written after each change outside RocksDB, so a
+    /// database that lost acknowledged changes is refused at start.
+    marker: std::path::PathBuf,
 }
 
+fn position(store: &Store) -> Result<u64, StoreError> {
+    let Some(meta) = store.try_cf(cf::META) else {
+        return Ok(0);
+    };
+    Ok(match store.db().get_cf(meta, APPLIED)? {
+        Some(v) => u64::from_be_bytes(
+            <[u8; 8]>::try_from(v.as_slice())
+                .map_err(|_| StoreError::Corrupt { what: "ledger" })?,
+        ),
+        None => 0,
+    })
+}
+
+/// The marker file's name in the data directory.
+pub const MARKER: &str = "LEDGER-POSITION";
+
 impl Ledger {
-    /// Opens the ledger at the position stored in `store`.
-    pub fn open(store: &Store) -> Result<Self, StoreError> {
-        let applied = match store.db().get_cf(store.cf(cf::META), APPLIED)? {
-            Some(v) => u64::from_be_bytes(
-                <[u8; 8]>::try_from(v.as_slice())
-                    .map_err(|_| StoreError::Corrupt { what: "ledger" })?,
-            ),
-            None => 0,
-        };
+    /// Opens the ledger at the position stored in `store` (checked first
+    /// with [`Ledger::check`]).
+    pub fn open(store: &Store, data_dir: &std::path::Path) -> Result<Self, StoreError> {
         Ok(Self {
             gate: tokio::sync::Mutex::new(()),
-            applied: AtomicU64::new(applied),
+            applied: AtomicU64::new(position(store)?),
+            marker: data_dir.join(MARKER),
         })
+    }
+
+    /// Refuses a database that holds fewer changes than were acknowledged
+    /// (the `LEDGER-POSITION` marker in `data_dir`). Run on a read-only
+    /// open, before RocksDB's recovery may make a damaged log's loss
+    /// permanent.
+    pub fn check(store: &Store, data_dir: &std::path::Path) -> Result<(), StoreError> {
+        let applied = position(store)?;
+        let acknowledged = match std::fs::read_to_string(data_dir.join(MARKER)) {
+            Ok(s) => s.trim().parse::<u64>().map_err(|_| StoreError::Corrupt {
+                what: "ledger marker",
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(e.into()),
+        };
+        if acknowledged > applied {
+            return Err(StoreError::LostChanges {
+                have: applied,
+                acknowledged,
+            });
+        }
+        Ok(())
+    }
+
+    /// Records `seq` as acknowledged (after it is durable in RocksDB).
+    fn mark(&self, seq: u64) {
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let tmp = self.marker.with_extension("tmp");
+            let mut f = std::fs::File::create(&tmp)?;
+            writeln!(f, "{seq}")?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &self.marker)
+        };
+        if let Err(e) = write() {
+            // The change is durable; only the damage check lags behind.
+            tracing::error!(error = %e, "could not record the ledger position");
+        }
     }
 
     /// The position of the last change applied.
@@ -237,6 +290,7 @@ fn apply(s: &Shared, change: &Change) -> Result<(), LedgerError> {
         .write_opt(batch, &crate::store::sync_write())
         .map_err(StoreError::from)?;
     s.ledger.applied.store(seq, Ordering::SeqCst);
+    s.ledger.mark(seq);
     for e in &change.effects {
         install(s, e);
     }

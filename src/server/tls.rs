@@ -15,6 +15,10 @@ use crate::protocol::tls::{provider, roots};
 /// Server configuration: TLS 1.3 only, client certificate required and
 /// verified against `ca`.
 pub fn server_config(ca: &Path, cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    crate::crypto::secret::check_private_file(key).map_err(|e| TlsError::Io {
+        path: key.display().to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, e.to_string()),
+    })?;
     let provider = provider();
     let verifier =
         WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider.clone())

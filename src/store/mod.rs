@@ -104,6 +104,18 @@ pub enum StoreError {
     /// Not enough free space for the operation beyond the reserve.
     #[error("not enough free space in the data directory")]
     NoSpace,
+    /// The directory holds files but no database (its CURRENT file is
+    /// gone): never replaced by an empty one.
+    #[error("{0} holds files but no database (CURRENT is missing): it is damaged; restore it from a backup (a new database is created only in an empty directory)")]
+    NotADatabase(std::path::PathBuf),
+    /// The database lost changes that were acknowledged.
+    #[error("the database holds changes up to ledger position {have}, but changes up to {acknowledged} were acknowledged: it was damaged (for example a truncated write-ahead log), and a revoked card could work again; restore the data directory from a backup")]
+    LostChanges {
+        /// The database's position.
+        have: u64,
+        /// The last acknowledged position.
+        acknowledged: u64,
+    },
 }
 
 /// Most table files RocksDB keeps open at once (the rest are reopened on
@@ -144,6 +156,41 @@ fn retention_filter(
             _ => Keep::Remove,
         }
     }
+}
+
+/// Creates the data directory (mode 0700) or tightens an existing one and
+/// its files to owner-only; refuses a directory that holds files but no
+/// database. Returns whether the directory is empty (a new database).
+fn prepare_dir(dir: &Path) -> Result<bool, StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        return Ok(true);
+    }
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let mode = e.metadata()?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(mode & 0o700))?;
+        }
+        names.push(e.file_name().to_string_lossy().into_owned());
+    }
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), "data directory was open to group or others; now owner-only");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    if names.is_empty() {
+        return Ok(true);
+    }
+    if !names.iter().any(|n| n == "CURRENT") {
+        return Err(StoreError::NotADatabase(dir.to_owned()));
+    }
+    Ok(false)
 }
 
 /// How the database is opened.
@@ -197,9 +244,12 @@ impl Store {
         tuning: &Tuning,
     ) -> Result<Self, StoreError> {
         let log_dir = tuning.log_dir.as_deref();
-        std::fs::create_dir_all(dir)?;
+        let fresh = prepare_dir(dir)?;
         let mut db_opts = Options::default();
-        db_opts.create_if_missing(true);
+        // A database is created only in an empty directory: RocksDB would
+        // otherwise start an empty one over a directory that lost its
+        // CURRENT file, and delete the old table files.
+        db_opts.create_if_missing(fresh);
         db_opts.create_missing_column_families(true);
         db_opts.set_compression_type(DBCompressionType::None);
         db_opts.increase_parallelism(2);
@@ -288,8 +338,16 @@ impl Store {
     /// (no lock is taken; the view is as of the open).
     pub fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
         let opts = Options::default();
-        let db = DB::open_cf_for_read_only(&opts, dir, cf::ALL, false)?;
+        // The families this database has (an older one may lack newer ones).
+        let families = DB::list_cf(&opts, dir)?;
+        let db = DB::open_cf_for_read_only(&opts, dir, families, false)?;
         Ok(Self { db: Arc::new(db) })
+    }
+
+    /// A column family handle, if the database has it (read-only opens of
+    /// older databases).
+    pub fn try_cf(&self, name: &str) -> Option<&ColumnFamily> {
+        self.db.cf_handle(name)
     }
 
     /// The raw database.

@@ -437,3 +437,131 @@ async fn a_full_disk_fails_secure_and_recovers_without_a_restart() {
     let status = p.terminate();
     assert!(status.success(), "{status:?}");
 }
+
+/// A damaged data directory is refused loudly, never silently replaced or
+/// rolled back: a lost CURRENT file does not start an empty database, and a
+/// truncated write-ahead log that lost a revocation does not let the card
+/// work again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_data_is_refused_and_never_resurrects_a_revoked_card() {
+    let h = ProcHarness::new(|_| {});
+    let p = h.start();
+    h.departments(&p).await;
+    let admin = h.admin(&p, Role::SecurityOffice, "admin");
+    let c: Created = admin
+        .call(Op::HolderCreate, &[])
+        .json(&fixture_person(1))
+        .expect()
+        .await
+        .unwrap();
+    let card: IssuedCard = admin
+        .call(Op::CardIssue, &[])
+        .json(&IssueCard {
+            holder: c.id,
+            ..IssueCard::default()
+        })
+        .expect()
+        .await
+        .unwrap();
+    let (s, _) = admin
+        .call(Op::CardRevoke, &[&card.card.id])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 200);
+    // The revocation is in the WAL (acknowledged after a synced write), not
+    // yet in a table file.
+    p.kill9();
+    let wal = std::fs::read_dir(h.data_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .expect("a write-ahead log");
+    let backup = std::fs::read(&wal).unwrap();
+    let len = backup.len() as u64;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&wal)
+        .unwrap()
+        .set_len(len - 64)
+        .unwrap();
+    let log = h.try_start().err().expect("a truncated WAL must not start");
+    assert!(log.contains("acknowledged"), "{log}");
+
+    // CURRENT gone: refused, and the table files are still there.
+    std::fs::write(&wal, &backup).unwrap();
+    let p = h.start();
+    p.kill9();
+    let current = h.data_dir().join("CURRENT");
+    let saved = std::fs::read(&current).unwrap();
+    std::fs::remove_file(&current).unwrap();
+    let files_before = std::fs::read_dir(h.data_dir()).unwrap().count();
+    let log = h
+        .try_start()
+        .err()
+        .expect("a database without CURRENT must not start");
+    assert!(log.contains("CURRENT is missing"), "{log}");
+    assert_eq!(
+        std::fs::read_dir(h.data_dir()).unwrap().count(),
+        files_before
+    );
+
+    // Restored: the card is still revoked.
+    std::fs::write(&current, saved).unwrap();
+    let p = h.start();
+    let (s, v) = h
+        .admin(&p, Role::SecurityOffice, "admin")
+        .call(Op::CardShow, &[&card.card.id])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["status"], "revoked");
+}
+
+/// Files readable by others are refused (secrets) or tightened (data).
+#[tokio::test]
+async fn secrets_open_to_others_are_refused_and_data_is_made_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = ProcHarness::new(|_| {});
+    let p = h.start();
+    p.kill9();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let set = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    // The data directory and its files: made owner-only at start.
+    set(h.data_dir(), 0o755);
+    for e in std::fs::read_dir(h.data_dir()).unwrap() {
+        set(&e.unwrap().path(), 0o644);
+    }
+    let p = h.start();
+    assert_eq!(mode(h.data_dir()), 0o700);
+    for e in std::fs::read_dir(h.data_dir()).unwrap() {
+        let path = e.unwrap().path();
+        assert_eq!(
+            mode(&path) & 0o077,
+            0,
+            "{} is open to others",
+            path.display()
+        );
+    }
+    p.kill9();
+    // The key directory, or the server's private key, open to others: refused.
+    set(&h.config.keys_dir, 0o755);
+    let log = h
+        .try_start()
+        .err()
+        .expect("keys/ open to others must be refused");
+    assert!(log.contains("chmod 700"), "{log}");
+    set(&h.config.keys_dir, 0o700);
+    set(&h.config.tls.server_key, 0o644);
+    let log = h
+        .try_start()
+        .err()
+        .expect("a readable server key must be refused");
+    assert!(log.contains("chmod 600"), "{log}");
+    set(&h.config.tls.server_key, 0o600);
+    h.start();
+}
