@@ -82,7 +82,7 @@ pub const TLS_FAILURE_REASONS: [&str; 7] = [
     "io",
 ];
 
-const FATAL_CODES: [ErrorCode; 12] = [
+const FATAL_CODES: [ErrorCode; 13] = [
     ErrorCode::DoorNotAssigned,
     ErrorCode::MalformedFrame,
     ErrorCode::FrameTooLarge,
@@ -95,6 +95,7 @@ const FATAL_CODES: [ErrorCode; 12] = [
     ErrorCode::ShuttingDown,
     ErrorCode::Internal,
     ErrorCode::AtCapacity,
+    ErrorCode::CertificateRevoked,
 ];
 
 static META: Metadata<'static> =

@@ -164,6 +164,13 @@ operations! {
     RetentionReport: Get "/v1/retention" => "retention.report"
         [SecurityOffice, Auditor, Director];
 
+    /// Revoke a certificate (staff or reader): refused from its next request
+    /// or read on.
+    CertRevoke: Post "/v1/certificates/revoked" => "certificate.revoke" [SecurityOffice];
+    /// The revoked certificates.
+    CertRevokedList: Get "/v1/certificates/revoked" => "certificate.list-revoked"
+        [SecurityOffice, Auditor];
+
     /// Registered readers.
     ReadersList: Get "/v1/readers" => "readers.list" [SecurityOffice];
     /// Register a reader or replace its doors.

@@ -170,9 +170,10 @@ impl Appliance {
                     metrics.clone(),
                     space.clone(),
                 )?;
+                let revoked = crate::records::revocations::Revocations::load(&store)?;
                 Ok(Shared::new(
                     config, clock, store, cards, readers, access, holders, journal, ledger, space,
-                    metrics,
+                    revoked, metrics,
                 ))
             })
             .await

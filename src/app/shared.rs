@@ -46,6 +46,8 @@ pub struct Shared {
     pub ledger: crate::ledger::Ledger,
     /// Free space on the data directory.
     pub space: Arc<crate::store::space::Space>,
+    /// Revoked certificates.
+    pub revoked: crate::records::revocations::Revocations,
     /// Look-up cursors and pseudonyms.
     pub pager: crate::lookup::cursor::Pager,
     /// Connection bounds of every listener.
@@ -116,6 +118,7 @@ impl Shared {
         journal: Journal,
         ledger: crate::ledger::Ledger,
         space: Arc<crate::store::space::Space>,
+        revoked: crate::records::revocations::Revocations,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
@@ -133,6 +136,7 @@ impl Shared {
             journal,
             ledger,
             space,
+            revoked,
             metrics,
             draining: AtomicBool::new(false),
         }

@@ -52,6 +52,8 @@ pub enum Effect {
     Access(Definitions),
     /// A department, lab or center, new or renamed.
     Dlc(crate::records::dlcs::Dlc),
+    /// A certificate revoked.
+    Revoked(crate::records::revocations::Revocation),
     /// The chief of police's public key.
     ChiefKey([u8; 32]),
     /// A signed police request used (its replay key), and when.
@@ -262,6 +264,7 @@ fn apply(s: &Shared, change: &Change) -> Result<(), LedgerError> {
             Effect::ReaderRemoved(name) => s.readers.stage_remove(&mut batch, name),
             Effect::Access(d) => crate::records::access::stage(store, &mut batch, d)?,
             Effect::Dlc(d) => crate::records::dlcs::stage(store, &mut batch, d)?,
+            Effect::Revoked(r) => crate::records::revocations::stage(store, &mut batch, r)?,
             Effect::ChiefKey(k) => crate::police::stage_chief_key(store, &mut batch, k),
             Effect::RequestUsed { id, at } => crate::police::stage_used(store, &mut batch, id, *at),
             Effect::LookupCounted(c) => limits::stage(store, &mut batch, c),
@@ -320,6 +323,7 @@ fn install(s: &Shared, e: &Effect) {
             }
         }
         Effect::RecordKeysRetired(ids) => s.holders.vault().retire(ids),
+        Effect::Revoked(r) => s.revoked.install(r),
         Effect::Photo(_)
         | Effect::Dlc(_)
         | Effect::ChiefKey(_)

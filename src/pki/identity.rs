@@ -98,6 +98,10 @@ pub struct Identity {
     pub name: String,
     /// Certificate organizational unit.
     pub role: Role,
+    /// The certificate's serial number (lower-case hex): what a revocation
+    /// names.
+    #[serde(default, skip_serializing)]
+    pub serial: String,
 }
 
 impl fmt::Display for Identity {
@@ -150,7 +154,11 @@ pub fn from_der(der: &[u8]) -> Result<Identity, IdentityError> {
         .filter_map(|a| a.as_str().ok())
         .find_map(|s| s.parse::<Role>().ok())
         .ok_or(IdentityError::NoRole)?;
-    Ok(Identity { name, role })
+    Ok(Identity {
+        name,
+        role,
+        serial: hex::encode(cert.raw_serial()),
+    })
 }
 
 #[cfg(test)]

@@ -8,3 +8,4 @@ pub mod cards;
 pub mod dlcs;
 pub mod outbox;
 pub mod readers;
+pub mod revocations;

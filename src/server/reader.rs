@@ -91,6 +91,11 @@ async fn connection(
         refuse(&mut conn, &core, ErrorCode::RoleNotPermitted).await;
         return;
     }
+    if core.revoked.is_revoked(&id.serial) {
+        tracing::warn!(reader = %id.name, "revoked reader certificate refused");
+        refuse(&mut conn, &core, ErrorCode::CertificateRevoked).await;
+        return;
+    }
     let Some(reader) = core.readers.by_name(&id.name) else {
         tracing::warn!(reader = %id.name, "unregistered reader refused");
         refuse(&mut conn, &core, ErrorCode::ReaderNotRegistered).await;
@@ -110,6 +115,7 @@ async fn connection(
     Session {
         core: core.clone(),
         reader,
+        serial: id.serial,
         stop,
     }
     .run(&mut conn)
@@ -133,6 +139,9 @@ async fn refuse(conn: &mut Connection<TlsStream<TcpStream>>, core: &Shared, code
 struct Session {
     core: Arc<Shared>,
     reader: Reader,
+    /// The certificate's serial, re-checked whenever a certificate is
+    /// revoked.
+    serial: String,
     stop: watch::Receiver<bool>,
 }
 
@@ -144,6 +153,8 @@ impl Session {
         let max_in_flight = cfg.max_in_flight;
         let mut records: Vec<Record> = Vec::with_capacity(64);
         let mut hello = false;
+        let mut revocations = core.revoked.generation();
+        let mut revoked_rx = core.revoked.subscribe();
         loop {
             // Read.
             let wait = ms(if hello {
@@ -158,6 +169,8 @@ impl Session {
                 _ = crate::server::shutdown::stopped(&mut self.stop) => {
                     fatal = Some(ErrorCode::ShuttingDown);
                 }
+                // An idle connection hears of a revocation at once.
+                Ok(()) = revoked_rx.changed() => {}
                 r = timeout(wait, conn.fill()) => match r {
                     Err(_) => fatal = Some(ErrorCode::IdleTimeout),
                     Ok(Err(_)) => return,
@@ -174,6 +187,14 @@ impl Session {
                 }
             }
             let started = Instant::now();
+            // A revocation applies to open connections at their next round.
+            let generation = core.revoked.generation();
+            if generation != revocations {
+                revocations = generation;
+                if core.revoked.is_revoked(&self.serial) {
+                    fatal = Some(ErrorCode::CertificateRevoked);
+                }
+            }
 
             // Decode and decide every whole frame buffered.
             let now = core.now_secs();

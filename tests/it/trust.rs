@@ -425,3 +425,73 @@ async fn no_free_text_no_unknown_keys_no_reused_reader_ids() {
     let new = register(&h.admin(), "newcomer").await;
     assert!(new > old, "reader id {old} was given again ({new})");
 }
+
+/// A revoked certificate is refused at once, without a restart: a staff
+/// certificate on its next request (even on a kept-alive connection), a
+/// reader's open connection at once and its next connection too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_certificates_are_refused_at_once() {
+    let h = Harness::start().await;
+    let (_, n) = h.issue(1).await;
+    let serial_of = |role: Role, name: &str| {
+        let pem = std::fs::read(h.pki.client(role, name).cert).unwrap();
+        let der = rustls_pemfile::certs(&mut pem.as_slice())
+            .next()
+            .unwrap()
+            .unwrap();
+        portcullis::pki::identity::from_der(der.as_ref())
+            .unwrap()
+            .serial
+    };
+    let clerk = h.admin_as(Role::CardOffice, "clerk");
+    assert_eq!(clerk.call(Op::Whoami, &[]).send().await.unwrap().0, 200);
+    let mut r = h.reader(READER).await;
+    assert_eq!(reason(r.verify(1, 1, &n).await.unwrap()), Reason::Granted);
+
+    let a = h.admin();
+    for serial in [
+        serial_of(Role::CardOffice, "clerk"),
+        serial_of(Role::Reader, READER),
+    ] {
+        let (s, v) = a
+            .call(Op::CertRevoke, &[])
+            .json(&json!({ "serial": serial, "reason": "lost" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(s, 200, "{v}");
+    }
+    let (s, v) = clerk.call(Op::Whoami, &[]).send().await.unwrap();
+    assert_eq!(s, 403, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("revoked"));
+    // The open reader connection is closed with the reason, unprompted.
+    match tokio::time::timeout(std::time::Duration::from_secs(5), r.recv()).await {
+        Ok(Ok(Some(Frame::Error { code, .. }))) => {
+            assert_eq!(code, portcullis::protocol::ErrorCode::CertificateRevoked)
+        }
+        other => panic!("expected certificate_revoked, got {other:?}"),
+    }
+    match h.try_reader(READER).await {
+        Err(portcullis::client::ClientError::Refused(code)) => {
+            assert_eq!(code, portcullis::protocol::ErrorCode::CertificateRevoked)
+        }
+        other => panic!("expected certificate_revoked, got {other:?}"),
+    }
+    // Other certificates work; the list shows both; bad input is refused.
+    assert_eq!(h.reader(crate::common::OTHER_READER).await.max_frame, 512);
+    let (s, v) = h
+        .admin_as(Role::Auditor, "audit")
+        .call(Op::CertRevokedList, &[])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 200);
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    let (s, _) = a
+        .call(Op::CertRevoke, &[])
+        .json(&json!({ "serial": "not hex", "reason": "lost" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 422);
+}

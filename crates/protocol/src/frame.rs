@@ -87,6 +87,8 @@ pub enum ErrorCode {
     /// The appliance serves its maximum of reader connections; try another
     /// appliance.
     AtCapacity,
+    /// The reader's certificate has been revoked.
+    CertificateRevoked,
     /// A code this implementation does not know (decoding only).
     Other(u8),
 }
@@ -107,6 +109,7 @@ impl ErrorCode {
             ErrorCode::ShuttingDown => 0x88,
             ErrorCode::Internal => 0x89,
             ErrorCode::AtCapacity => 0x8A,
+            ErrorCode::CertificateRevoked => 0x8B,
             ErrorCode::Other(c) => c,
         }
     }
@@ -125,6 +128,7 @@ impl ErrorCode {
             0x88 => ErrorCode::ShuttingDown,
             0x89 => ErrorCode::Internal,
             0x8A => ErrorCode::AtCapacity,
+            0x8B => ErrorCode::CertificateRevoked,
             other => ErrorCode::Other(other),
         }
     }
@@ -147,6 +151,7 @@ impl ErrorCode {
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Internal => "internal",
             ErrorCode::AtCapacity => "at_capacity",
+            ErrorCode::CertificateRevoked => "certificate_revoked",
             ErrorCode::Other(_) => "other",
         }
     }
@@ -498,6 +503,10 @@ mod tests {
             "error-at-capacity" => Frame::Error {
                 request_id: 0,
                 code: ErrorCode::AtCapacity,
+            },
+            "error-certificate-revoked" => Frame::Error {
+                request_id: 0,
+                code: ErrorCode::CertificateRevoked,
             },
             other => panic!("docs/PROTOCOL.md has a vector the test does not know: {other}"),
         }

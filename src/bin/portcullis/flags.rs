@@ -46,6 +46,9 @@ pub enum Command {
     /// Access levels (door groups, schedules, levels, holidays).
     #[command(subcommand)]
     Access(AccessCmd),
+    /// Certificates: revoke one (staff or reader), list the revoked.
+    #[command(subcommand)]
+    Cert(CertCmd),
     /// Departments, labs and centers (a cardholder's department is one of them).
     #[command(subcommand)]
     Dlc(DlcCmd),
@@ -552,5 +555,34 @@ pub enum DlcCmd {
         kind: String,
         #[command(flatten)]
         admin: AdminOpts,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CertCmd {
+    /// Revoke a certificate: refused from its next request or read on.
+    Revoke {
+        /// The serial number (hex), as `cert show` prints it.
+        #[arg(long, conflicts_with = "cert")]
+        serial: Option<String>,
+        /// Or the certificate file itself.
+        #[arg(long)]
+        cert: Option<PathBuf>,
+        /// compromised, lost, retired or superseded.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// List the revoked certificates.
+    Revoked {
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// Show who a certificate file names and its serial number.
+    Show {
+        /// The certificate (PEM).
+        #[arg(long)]
+        cert: PathBuf,
     },
 }

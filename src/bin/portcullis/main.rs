@@ -4,6 +4,7 @@
 
 mod access;
 mod cards;
+mod certs;
 mod common;
 mod flags;
 mod holders;
@@ -53,6 +54,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Holder(cmd) => common::block_on(holders::run(cmd)),
         Command::Access(cmd) => common::block_on(access::run(cmd)),
         Command::Dlc(cmd) => common::block_on(access::dlc(cmd)),
+        Command::Cert(cmd) => common::block_on(certs::run(cmd)),
         Command::RotateKeys { admin } => common::block_on(access::rotate(admin)),
         Command::Audit { limit, admin } => common::block_on(trails::audit(limit, admin)),
         Command::Police(cmd) => police::run(cmd),

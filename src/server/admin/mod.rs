@@ -85,6 +85,11 @@ async fn guard(
 ) -> Response {
     let id = req.extensions().get::<Identity>().cloned();
     let response = match id {
+        Some(id) if shared.revoked.is_revoked(&id.serial) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this client certificate has been revoked",
+        )
+        .into_response(),
         Some(id) if op.allows(id.role) => {
             req.extensions_mut().insert(Caller { id, op });
             next.run(req).await
@@ -164,6 +169,8 @@ fn handler(op: Op) -> MethodRouter<Arc<Shared>> {
         Op::NotificationsList => on(f, police::notifications),
         Op::NotificationDone => on(f, police::notification_done),
         Op::RetentionReport => on(f, trails::retention),
+        Op::CertRevoke => on(f, readers::revoke_certificate),
+        Op::CertRevokedList => on(f, readers::revoked_certificates),
         Op::ReadersList => on(f, readers::list),
         Op::ReaderRegister => on(f, readers::register),
         Op::ReaderRemove => on(f, readers::remove),

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use super::{ApiError, ApiResult, AppState, Caller};
 use crate::api::types::Doors;
 use crate::ledger::{self, Change, Effect};
+use crate::records::revocations::Revocation;
 
 /// `GET /v1/readers`
 pub async fn list(State(s): AppState) -> ApiResult {
@@ -59,4 +60,39 @@ pub async fn remove(caller: Caller, State(s): AppState, Path(name): Path<String>
     .await?;
     tracing::info!(reader = %r.name, "reader removed");
     Ok(Json(r).into_response())
+}
+
+/// `POST /v1/certificates/revoked`
+pub async fn revoke_certificate(caller: Caller, State(s): AppState, body: Bytes) -> ApiResult {
+    let mut r: Revocation = super::error::json_body(&body)?;
+    r.serial = Revocation::normalised(&r.serial).ok_or_else(|| {
+        ApiError::invalid("serial must be the certificate's serial number in hex")
+    })?;
+    if r.serial == caller.id.serial {
+        return Err(ApiError::invalid(
+            "a certificate cannot revoke itself; another security-office certificate must",
+        ));
+    }
+    let out = ledger::commit(&s, move |s| {
+        let now = s.clock.now_micros();
+        r.at = crate::clock::rfc3339(now);
+        let entry = caller.audit(
+            now,
+            format!("certificate:{}", r.serial),
+            json!({ "reason": r.reason }),
+        );
+        let change = Change::at(now)
+            .with(Effect::Revoked(r.clone()))
+            .audited(entry);
+        Ok::<_, ApiError>((change, r))
+    })
+    .await?;
+    tracing::warn!(serial = %out.serial, "certificate revoked");
+    Ok(Json(out).into_response())
+}
+
+/// `GET /v1/certificates/revoked`
+pub async fn revoked_certificates(State(s): AppState) -> ApiResult {
+    let list = super::read(&s, |s| Ok(crate::records::revocations::list(&s.store)?)).await?;
+    Ok(Json(list).into_response())
 }
