@@ -76,6 +76,25 @@ pub struct Config {
     pub investigations: InvestigationsConfig,
     /// Free space and RocksDB's own log.
     pub storage: StorageConfig,
+    /// Online backups.
+    pub backup: BackupConfig,
+}
+
+/// Online backups.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Where backups are made (ideally another disk); each is erased once
+    /// it is older than the retention window, as the journal is.
+    pub dir: PathBuf,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("backups"),
+        }
+    }
 }
 
 /// Free space on the data directory, and RocksDB's own log.
@@ -276,6 +295,7 @@ impl Default for Config {
             access: AccessConfig::default(),
             investigations: InvestigationsConfig::default(),
             storage: StorageConfig::default(),
+            backup: BackupConfig::default(),
         }
     }
 }

@@ -171,6 +171,11 @@ operations! {
     CertRevokedList: Get "/v1/certificates/revoked" => "certificate.list-revoked"
         [SecurityOffice, Auditor];
 
+    /// Make an online backup (a consistent copy of every record).
+    BackupCreate: Post "/v1/backups" => "backup.create" [SecurityOffice];
+    /// The backups on disk.
+    BackupList: Get "/v1/backups" => "backup.list" [SecurityOffice, Auditor];
+
     /// Registered readers.
     ReadersList: Get "/v1/readers" => "readers.list" [SecurityOffice];
     /// Register a reader or replace its doors.

@@ -160,3 +160,26 @@ pub fn stage_retired(store: &Store, batch: &mut WriteBatch, ids: &[u32]) {
         batch.delete_cf(meta, records_check_key(*id));
     }
 }
+
+/// The stored key check values, as `(name, hex)`: `transform` and
+/// `records-<id>` (for backup manifests).
+pub fn checks(store: &Store) -> Result<Vec<(String, String)>, StoreError> {
+    let db = store.db();
+    let meta = store.cf(cf::META);
+    let mut out = Vec::new();
+    if let Some(v) = db.get_cf(meta, TRANSFORM_CHECK)? {
+        out.push(("transform".to_owned(), hex::encode(v)));
+    }
+    for item in db.prefix_iterator_cf(meta, RECORDS_CHECK_PREFIX.as_bytes()) {
+        let (k, v) = item?;
+        let Some(id) = k
+            .strip_prefix(RECORDS_CHECK_PREFIX.as_bytes())
+            .and_then(|s| std::str::from_utf8(s).ok())
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            break;
+        };
+        out.push((format!("records-{id}"), hex::encode(v)));
+    }
+    Ok(out)
+}

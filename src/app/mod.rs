@@ -259,7 +259,23 @@ impl Appliance {
                 loop {
                     t.tick().await;
                     let c = core.clone();
-                    match tokio::task::spawn_blocking(move || c.journal.erase_expired()).await {
+                    match tokio::task::spawn_blocking(move || {
+                        let now = c.clock.now_micros();
+                        let retention = c.journal.retention();
+                        match crate::store::backup::prune(&c.config.backup.dir, now, retention) {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(
+                                backups = n,
+                                "backups older than the retention window erased"
+                            ),
+                            Err(e) => {
+                                tracing::error!(error = %e, "expired backups could not be erased")
+                            }
+                        }
+                        c.journal.erase_expired()
+                    })
+                    .await
+                    {
                         Ok(Ok(())) => tracing::info!("scheduled journal retention compaction done"),
                         Ok(Err(e)) => {
                             tracing::error!(error = %e, "journal retention compaction failed")

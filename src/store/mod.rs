@@ -21,6 +21,7 @@
 //! records; [`crate::store::journal`] also runs a forced compaction on a schedule.
 
 pub mod audit;
+pub mod backup;
 pub mod journal;
 pub mod lookups;
 pub mod retention;

@@ -66,3 +66,109 @@ async fn sigterm_style_drain_answers_then_says_shutting_down() {
     let report = stopping.await.unwrap();
     assert!(report.drained);
 }
+
+/// An online backup restores into a fresh directory on another appliance:
+/// the records as they were, with every record expired since erased, and
+/// backups themselves erased once older than the window.
+#[tokio::test]
+async fn backups_restore_and_expire_like_the_journal() {
+    use portcullis::api::Op;
+    use portcullis::clock::{SharedClock, DAY_MICROS};
+    use portcullis::pki::identity::Role;
+    use portcullis::store::{backup, cf, Store};
+
+    let h = crate::common::Harness::start_with(|c| {
+        c.backup.dir =
+            std::env::temp_dir().join(format!("portcullis-backups-{}", rand::random::<u64>()));
+    })
+    .await;
+    let (card, n) = h.issue(1).await;
+    let mut r = h.reader(crate::common::READER).await;
+    r.verify(1, 1, &n).await.unwrap();
+    let a = h.admin();
+    let (s, v) = a
+        .call(Op::BackupCreate, &[])
+        .json(&serde_json::json!({ "with_keys": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 200, "{v}");
+    let path = std::path::PathBuf::from(v["path"].as_str().unwrap());
+    // Changes after the backup are not in it.
+    h.revoke(card).await;
+    let (s, list) = h
+        .admin_as(Role::Auditor, "audit")
+        .call(Op::BackupList, &[])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    // Restore fifteen days later: the card as it was (active), the
+    // decision erased, the ledger position recorded.
+    let target = tempfile::tempdir().unwrap();
+    let later = portcullis::clock::ManualClock::new(
+        portcullis::clock::Clock::now_micros(&h.clock) + 15 * DAY_MICROS,
+    );
+    let clock: SharedClock = std::sync::Arc::new(later);
+    let retention = 14 * DAY_MICROS;
+    let m = backup::restore(
+        &path,
+        &target.path().join("data"),
+        &target.path().join("keys"),
+        clock.clone(),
+        retention,
+    )
+    .unwrap();
+    assert!(m.with_keys && m.ledger_position > 0);
+    // Not over a database.
+    assert!(backup::restore(
+        &path,
+        &target.path().join("data"),
+        &target.path().join("keys"),
+        clock,
+        retention
+    )
+    .is_err());
+    {
+        let store = Store::open_read_only(&target.path().join("data")).unwrap();
+        let journal = store
+            .db()
+            .iterator_cf(store.cf(cf::JOURNAL), rocksdb::IteratorMode::Start)
+            .count();
+        assert_eq!(journal, 0, "expired decisions survived the restore");
+        let (_, v) = store
+            .db()
+            .iterator_cf(store.cf(cf::CARDS), rocksdb::IteratorMode::Start)
+            .next()
+            .unwrap()
+            .unwrap();
+        let c = portcullis::records::cards::Card::decode(&card.to_be_bytes(), &v).unwrap();
+        assert_eq!(
+            c.entry.status,
+            portcullis::policy::credentials::CardStatus::Active
+        );
+    }
+    // The restored directory starts with the restored keys.
+    let mut other = h.config.clone();
+    other.data_dir = target.path().join("data");
+    other.keys_dir = target.path().join("keys");
+    other.backup.dir = target.path().join("backups");
+    let app = portcullis::Appliance::start(other, std::sync::Arc::new(h.clock.clone()))
+        .await
+        .expect("the restored appliance starts");
+    app.shutdown(std::time::Duration::from_secs(2)).await;
+
+    // Backups age out with the window.
+    let now = portcullis::clock::Clock::now_micros(&h.clock);
+    assert_eq!(
+        backup::prune(&h.config.backup.dir, now, retention).unwrap(),
+        0
+    );
+    assert_eq!(
+        backup::prune(&h.config.backup.dir, now + retention, retention).unwrap(),
+        1
+    );
+    let _ = std::fs::remove_dir_all(&h.config.backup.dir);
+}

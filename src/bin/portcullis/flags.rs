@@ -74,6 +74,19 @@ pub enum Command {
     /// Proof of erasure.
     #[command(subcommand)]
     Retention(RetentionCmd),
+    /// Online backups.
+    #[command(subcommand)]
+    Backup(BackupCmd),
+    /// Restore a backup into an empty data directory (the appliance
+    /// stopped), erasing what has expired since it was made.
+    Restore {
+        /// The backup directory (as `backup list` shows it).
+        #[arg(long)]
+        from: PathBuf,
+        /// Configuration file (for data_dir, keys_dir, retention_days).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// The notification outbox (people to inform of a photo release).
     #[command(subcommand)]
     Notifications(NotificationsCmd),
@@ -584,5 +597,23 @@ pub enum CertCmd {
         /// The certificate (PEM).
         #[arg(long)]
         cert: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BackupCmd {
+    /// Make a backup now (into the configured backup directory).
+    Create {
+        /// Copy the key files too (keys in clear beside the data: only for
+        /// a backup kept as safely as the appliance itself).
+        #[arg(long)]
+        with_keys: bool,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// List the backups.
+    List {
+        #[command(flatten)]
+        admin: AdminOpts,
     },
 }

@@ -60,6 +60,8 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Police(cmd) => police::run(cmd),
         Command::Journal(cmd) => common::block_on(trails::journal(cmd)),
         Command::Retention(cmd) => trails::retention(cmd),
+        Command::Backup(cmd) => common::block_on(trails::backup(cmd)),
+        Command::Restore { from, config } => trails::restore(&from, config.as_deref()),
         Command::Notifications(cmd) => common::block_on(trails::notifications(cmd)),
         Command::Load(args) => tools::load(args),
         Command::Scale(cmd) => tools::scale(cmd),

@@ -9,7 +9,7 @@ use portcullis::Config;
 use serde_json::Value;
 
 use crate::common::print;
-use crate::flags::{AdminOpts, JournalCmd, NotificationsCmd, RetentionCmd};
+use crate::flags::{AdminOpts, BackupCmd, JournalCmd, NotificationsCmd, RetentionCmd};
 
 pub async fn audit(limit: usize, admin: AdminOpts) -> Result<()> {
     let q = AuditQuery {
@@ -100,4 +100,55 @@ pub async fn notifications(cmd: NotificationsCmd) -> Result<()> {
         }
     };
     print(&v)
+}
+
+pub async fn backup(cmd: BackupCmd) -> Result<()> {
+    let v: Value = match cmd {
+        BackupCmd::Create { with_keys, admin } => {
+            admin
+                .client()?
+                .call(Op::BackupCreate, &[])
+                .json(&serde_json::json!({ "with_keys": with_keys }))
+                .expect()
+                .await?
+        }
+        BackupCmd::List { admin } => admin.client()?.call(Op::BackupList, &[]).expect().await?,
+    };
+    print(&v)
+}
+
+pub fn restore(from: &std::path::Path, config: Option<&std::path::Path>) -> Result<()> {
+    let config = match config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let clock: portcullis::clock::SharedClock = std::sync::Arc::new(SystemClock);
+    let m = portcullis::store::backup::restore(
+        from,
+        &config.data_dir,
+        &config.keys_dir,
+        clock,
+        config.retention().as_micros() as u64,
+    )
+    .with_context(|| {
+        format!(
+            "restoring {} into {}",
+            from.display(),
+            config.data_dir.display()
+        )
+    })?;
+    println!(
+        "restored the backup of {} (ledger position {}) into {}; expired records erased",
+        m.created,
+        m.ledger_position,
+        config.data_dir.display()
+    );
+    if !m.with_keys {
+        println!(
+            "the backup holds no keys: put the appliance's keys in {} before starting (their check values: {:?})",
+            config.keys_dir.display(),
+            m.key_checks
+        );
+    }
+    Ok(())
 }

@@ -171,6 +171,8 @@ fn handler(op: Op) -> MethodRouter<Arc<Shared>> {
         Op::RetentionReport => on(f, trails::retention),
         Op::CertRevoke => on(f, readers::revoke_certificate),
         Op::CertRevokedList => on(f, readers::revoked_certificates),
+        Op::BackupCreate => on(f, trails::create_backup),
+        Op::BackupList => on(f, trails::backups),
         Op::ReadersList => on(f, readers::list),
         Op::ReaderRegister => on(f, readers::register),
         Op::ReaderRemove => on(f, readers::remove),

@@ -5,8 +5,12 @@ use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 use axum::Json;
 
-use super::{read, ApiResult, AppState, Caller};
+use axum::body::Bytes;
+use serde_json::json;
+
+use super::{read, ApiError, ApiResult, AppState, Caller};
 use crate::api::types::{AuditQuery, LookupsQuery};
+use crate::ledger::{self, Change};
 
 /// `GET /v1/whoami`
 pub async fn whoami(caller: Caller) -> ApiResult {
@@ -32,4 +36,49 @@ pub async fn lookups(State(s): AppState, Query(q): Query<LookupsQuery>) -> ApiRe
 pub async fn retention(State(s): AppState) -> ApiResult {
     let report = read(&s, |s| Ok(crate::store::retention::check(&s.journal)?)).await?;
     Ok(Json(report).into_response())
+}
+
+/// The body of `POST /v1/backups`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackupRequest {
+    /// Copy the key files too (only when asked: keys in clear beside the
+    /// data they protect).
+    #[serde(default)]
+    with_keys: bool,
+}
+
+/// `POST /v1/backups`: a checkpoint made under the ledger lock, so it holds
+/// exactly the changes up to its recorded position.
+pub async fn create_backup(caller: Caller, State(s): AppState, body: Bytes) -> ApiResult {
+    let b: BackupRequest = if body.is_empty() {
+        BackupRequest::default()
+    } else {
+        super::error::json_body(&body)?
+    };
+    let info = ledger::commit(&s, move |s| {
+        let now = s.clock.now_micros();
+        let checks = crate::app::keys::checks(&s.store)?;
+        let m = crate::store::backup::manifest(now, s.ledger.applied(), checks, b.with_keys);
+        let keys = b.with_keys.then_some(s.config.keys_dir.as_path());
+        let info = crate::store::backup::create(&s.store, &s.config.backup.dir, m, keys)?;
+        let entry = caller.audit(
+            now,
+            "backup",
+            json!({ "position": info.manifest.ledger_position, "with_keys": b.with_keys }),
+        );
+        Ok::<_, ApiError>((Change::at(now).audited(entry), info))
+    })
+    .await?;
+    tracing::info!(path = %info.path.display(), with_keys = info.manifest.with_keys, "backup made");
+    Ok(Json(info).into_response())
+}
+
+/// `GET /v1/backups`
+pub async fn backups(State(s): AppState) -> ApiResult {
+    let list = read(&s, |s| {
+        Ok(crate::store::backup::list(&s.config.backup.dir)?)
+    })
+    .await?;
+    Ok(Json(list).into_response())
 }
