@@ -217,6 +217,34 @@ impl Op {
     }
 }
 
+/// The role table as Markdown: one row per operation, one column per
+/// role (docs/SECURITY.md carries it verbatim; a test checks it is current).
+pub fn role_table_markdown() -> String {
+    let roles = Role::ALL;
+    let mut out = String::from("| operation | method and path |");
+    for r in roles {
+        out.push_str(&format!(" {} |", r.as_str()));
+    }
+    out.push_str("\n| --- | --- |");
+    for _ in roles {
+        out.push_str(" :-: |");
+    }
+    out.push('\n');
+    for op in Op::ALL {
+        out.push_str(&format!(
+            "| `{}` | `{} {}` |",
+            op.name(),
+            op.method().as_str(),
+            op.path()
+        ));
+        for r in roles {
+            out.push_str(if op.allows(r) { " yes |" } else { " |" });
+        }
+        out.push('\n');
+    }
+    out
+}
+
 fn encode_segment(s: &str) -> String {
     s.bytes()
         .map(|b| {
@@ -260,5 +288,21 @@ mod tests {
             [Op::Whoami, Op::Investigate, Op::InvestigatePhoto]
         );
         assert_eq!(Op::allowed_for(Role::PoliceChief), [Op::Whoami]);
+    }
+
+    /// docs/SECURITY.md carries the table the server enforces, as it is.
+    #[test]
+    fn security_document_carries_the_current_role_table() {
+        let doc = include_str!("../../docs/SECURITY.md");
+        let begin = doc
+            .find("<!-- role-table:begin -->\n")
+            .expect("begin marker")
+            + 26;
+        let end = doc.find("<!-- role-table:end -->").expect("end marker");
+        assert_eq!(
+            &doc[begin..end],
+            role_table_markdown(),
+            "docs/SECURITY.md is out of date: paste `portcullis roles` between the markers"
+        );
     }
 }

@@ -31,6 +31,8 @@ pub enum Command {
     },
     /// Print the default configuration as TOML.
     DefaultConfig,
+    /// Print what each role may do (the table the admin API enforces).
+    Roles,
     /// The development PKI.
     #[command(subcommand)]
     Pki(PkiCmd),

@@ -48,6 +48,10 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             check_config,
         } => run::run(config.as_deref(), check_config),
         Command::DefaultConfig => run::default_config(),
+        Command::Roles => {
+            print!("{}", portcullis::api::role_table_markdown());
+            Ok(())
+        }
         Command::Pki(cmd) => run::pki(cmd),
         Command::Card(cmd) => common::block_on(cards::run(cmd)),
         Command::Reader(cmd) => common::block_on(readers::run(cmd)),
