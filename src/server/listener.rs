@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -95,8 +95,6 @@ pub struct Gate {
 pub struct Pending {
     /// The socket.
     pub tcp: TcpStream,
-    /// The peer's address.
-    pub peer: SocketAddr,
     /// Its pending permit: drop it once the peer has authenticated.
     pub guard: PendingGuard,
 }
@@ -265,7 +263,6 @@ pub async fn accept_loop<F, Fut>(
         };
         tokio::spawn(serve(Pending {
             tcp,
-            peer,
             guard: PendingGuard {
                 _permit: permit,
                 _address: address,
