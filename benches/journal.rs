@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use portcullis::clock::{SharedClock, SystemClock};
 use portcullis::protocol::{Decision, Reason};
-use portcullis::store::journal::{AppendError, Journal, JournalOptions, Record};
+use portcullis::store::journal::{AppendError, Journal, JournalOptions, Journaled, Record};
 use portcullis::store::Store;
 use portcullis::telemetry::Metrics;
 
@@ -44,14 +44,16 @@ fn journal_append(c: &mut Criterion) {
                 Arc::new(Space::new(dir.path(), 1, 2, 0)),
             )
             .unwrap();
-            let records: Vec<Record> = (0..batch as u64)
-                .map(|i| Record {
-                    reader: 1,
-                    door: (i % 16) as u32,
-                    card: i,
-                    tag: 0,
-                    decision: Decision::Grant,
-                    reason: Reason::Granted,
+            let records: Vec<Journaled> = (0..batch as u64)
+                .map(|i| {
+                    Journaled::Decision(Record {
+                        reader: 1,
+                        door: (i % 16) as u32,
+                        card: i,
+                        tag: 0,
+                        decision: Decision::Grant,
+                        reason: Reason::Granted,
+                    })
                 })
                 .collect();
             g.throughput(Throughput::Elements(batch as u64));

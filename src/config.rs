@@ -23,20 +23,20 @@ pub const HARD_MAX_FRAME: usize = u16::MAX as usize;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {cause}")]
     Read {
         /// The path given.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not valid TOML for this schema.
-    #[error("config file {path} is invalid: {source}")]
+    #[error("config file {path} is invalid: {cause}")]
     Parse {
         /// The path given.
         path: PathBuf,
         /// The parser's error, naming line and field.
-        source: toml::de::Error,
+        cause: toml::de::Error,
     },
     /// A value is out of its allowed range.
     #[error("config field `{field}` {problem}")]
@@ -132,12 +132,16 @@ pub struct InvestigationsConfig {
     /// Look-ups about one card or person allowed per day (access resolution
     /// by card and police requests together).
     pub max_lookups_per_subject_per_day: u32,
+    /// An access-resolution window must end at least this many minutes ago:
+    /// the log is for troubleshooting, not for following anyone live.
+    pub min_lookup_age_minutes: u32,
 }
 
 impl Default for InvestigationsConfig {
     fn default() -> Self {
         Self {
             max_lookups_per_subject_per_day: 10,
+            min_lookup_age_minutes: 10,
         }
     }
 }
@@ -195,6 +199,9 @@ pub struct ReaderConfig {
     /// controllers behind one address, or a power-cut reconnect storm
     /// through a NAT, must not be refused). Beyond it: reset.
     pub max_handshakes_per_ip: usize,
+    /// Sessions one reader certificate may hold (0 = no cap), so one
+    /// misused certificate cannot take every slot.
+    pub max_sessions_per_reader: usize,
     /// Maximum frame length (type byte plus body) accepted from a reader.
     pub max_frame: usize,
     /// Maximum unanswered requests one connection may have outstanding.
@@ -222,6 +229,10 @@ pub struct AdminConfig {
     /// it a connection is reset, so one host's flood of unfinished
     /// handshakes leaves room for everybody else.
     pub max_handshakes_per_ip: usize,
+    /// Sessions one certificate may hold (0 = no cap).
+    pub max_sessions_per_identity: usize,
+    /// Sessions kept for the security office only.
+    pub reserved_for_security_office: usize,
     /// Maximum request body in bytes.
     pub max_body: usize,
     /// TLS handshake timeout.
@@ -236,6 +247,9 @@ pub struct MetricsConfig {
     pub listen: SocketAddr,
     /// Maximum simultaneous connections (scrapers, health checks).
     pub max_connections: usize,
+    /// Of those, at most this many from one address (0 = no cap), so idle
+    /// connections from one host cannot starve the scraper.
+    pub max_connections_per_ip: usize,
     /// Time allowed for a request's headers to arrive.
     pub header_timeout_ms: u64,
     /// A connection is closed after this long, kept alive or not.
@@ -317,6 +331,7 @@ impl Default for ReaderConfig {
             max_connections: 16_000,
             max_handshakes: 1_024,
             max_handshakes_per_ip: 0,
+            max_sessions_per_reader: 256,
             max_frame: 512,
             max_in_flight: 256,
             handshake_timeout_ms: 10_000,
@@ -333,6 +348,8 @@ impl Default for AdminConfig {
             max_connections: 64,
             max_handshakes: 64,
             max_handshakes_per_ip: 32,
+            max_sessions_per_identity: 32,
+            reserved_for_security_office: 8,
             max_body: 1024 * 1024,
             handshake_timeout_ms: 10_000,
         }
@@ -344,6 +361,7 @@ impl Default for MetricsConfig {
         Self {
             listen: "127.0.0.1:9477".parse().expect("literal address"),
             max_connections: 32,
+            max_connections_per_ip: 8,
             header_timeout_ms: 5_000,
             connection_timeout_ms: 60_000,
             upkeep_interval_ms: 1_000,
@@ -376,13 +394,13 @@ impl Default for ShutdownConfig {
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            cause,
         })?;
-        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        let config: Config = toml::from_str(&text).map_err(|cause| ConfigError::Parse {
             path: path.to_owned(),
-            source,
+            cause,
         })?;
         config.validate()?;
         Ok(config)
@@ -462,6 +480,12 @@ impl Config {
                     format!("must be between 1 and 100000 ({field}.max_connections is {max})"),
                 ));
             }
+        }
+        if self.admin.reserved_for_security_office >= self.admin.max_connections {
+            return Err(invalid(
+                "admin.reserved_for_security_office",
+                "must be below admin.max_connections",
+            ));
         }
         if self.metrics.max_connections == 0 || self.metrics.max_connections > 10_000 {
             return Err(invalid(

@@ -11,8 +11,8 @@ use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 
-use crate::protocol::ErrorCode;
 use crate::protocol::Reason;
+use crate::protocol::{DoorEventKind, ErrorCode};
 use crate::server::listener::{Listener, Refusal};
 
 /// Metric names.
@@ -67,6 +67,14 @@ pub mod name {
     /// 1 while the data directory is below its admin reserve (admin changes
     /// refused).
     pub const STORAGE_CRITICAL: &str = "portcullis_storage_critical";
+    /// Door events reported by controllers, by kind (beginnings).
+    pub const DOOR_EVENTS: &str = "portcullis_door_events_total";
+    /// Doors with at least one alarm in force.
+    pub const DOORS_IN_ALARM: &str = "portcullis_doors_in_alarm";
+    /// Alarms in force, by kind.
+    pub const DOOR_ALARMS: &str = "portcullis_door_alarms";
+    /// Door events whose alarm update was dropped (queue full).
+    pub const ALARM_UPDATES_DROPPED: &str = "portcullis_alarm_updates_dropped_total";
     /// Scheduled erasures skipped for lack of free space.
     pub const RETENTION_SKIPPED: &str = "portcullis_journal_retention_skipped_total";
 }
@@ -137,6 +145,12 @@ pub struct Metrics {
     pub storage_low: Gauge,
     /// See [`name::STORAGE_CRITICAL`].
     pub storage_critical: Gauge,
+    /// See [`name::DOORS_IN_ALARM`].
+    pub doors_in_alarm: Gauge,
+    /// See [`name::ALARM_UPDATES_DROPPED`].
+    pub alarm_updates_dropped: Counter,
+    door_events: [Counter; DoorEventKind::ALL.len()],
+    door_alarms: [Gauge; DoorEventKind::ALL.len()],
     /// See [`name::CREDENTIALS`].
     pub credentials: Gauge,
     /// See [`name::SUPERSEDED_PRESENTED`].
@@ -319,6 +333,25 @@ impl Metrics {
             1,
         );
         describe(
+            name::DOOR_EVENTS,
+            None,
+            "Door events reported by controllers (their beginnings), by kind.",
+            0,
+        );
+        describe(
+            name::DOORS_IN_ALARM,
+            None,
+            "Doors with at least one alarm in force.",
+            1,
+        );
+        describe(name::DOOR_ALARMS, None, "Door alarms in force, by kind.", 1);
+        describe(
+            name::ALARM_UPDATES_DROPPED,
+            None,
+            "Door events whose alarm update was dropped because the queue was full.",
+            0,
+        );
+        describe(
             name::RETENTION_SKIPPED,
             None,
             "Scheduled erasures of expired journal records skipped for lack of free space.",
@@ -393,6 +426,16 @@ impl Metrics {
             storage_free: gauge(name::STORAGE_FREE),
             storage_low: gauge(name::STORAGE_LOW),
             storage_critical: gauge(name::STORAGE_CRITICAL),
+            doors_in_alarm: gauge(name::DOORS_IN_ALARM),
+            alarm_updates_dropped: counter(name::ALARM_UPDATES_DROPPED, vec![]),
+            door_events: DoorEventKind::ALL
+                .map(|k| counter(name::DOOR_EVENTS, labels(&[("kind", k.as_str())]))),
+            door_alarms: DoorEventKind::ALL.map(|k| {
+                r.register_gauge(
+                    &Key::from_parts(name::DOOR_ALARMS, labels(&[("kind", k.as_str())])),
+                    &META,
+                )
+            }),
             credentials: gauge(name::CREDENTIALS),
             superseded_presented: counter(name::SUPERSEDED_PRESENTED, vec![]),
             refused,
@@ -405,6 +448,14 @@ impl Metrics {
         // Counters appear in the exposition from the start, at zero.
         m.connections_total.increment(0);
         m.retention_skipped.increment(0);
+        m.alarm_updates_dropped.increment(0);
+        for c in &m.door_events {
+            c.increment(0);
+        }
+        for g in &m.door_alarms {
+            g.set(0.0);
+        }
+        m.doors_in_alarm.set(0.0);
         m.journal_errors.increment(0);
         for row in &m.refused {
             for c in row {
@@ -439,6 +490,20 @@ impl Metrics {
             &self.tls_failures_admin[i]
         } else {
             &self.tls_failures_reader[i]
+        }
+    }
+
+    /// Counts a door event's beginning.
+    pub fn door_event(&self, kind: DoorEventKind) {
+        if let Some(i) = DoorEventKind::ALL.iter().position(|k| *k == kind) {
+            self.door_events[i].increment(1);
+        }
+    }
+
+    /// Sets the gauge of alarms in force of one kind.
+    pub fn door_alarms(&self, kind: &str, n: usize) {
+        if let Some(i) = DoorEventKind::ALL.iter().position(|k| k.as_str() == kind) {
+            self.door_alarms[i].set(n as f64);
         }
     }
 

@@ -254,14 +254,32 @@ pub struct JournalRecord {
     /// Door and reader look-ups: the card's pseudonym within this look-up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_ref: Option<String>,
-    /// `grant` or `deny`.
-    pub decision: String,
-    /// Why.
-    pub reason: String,
+    /// `grant` or `deny` (decisions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
+    /// Why (decisions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// For numbers that matched no card: a short tag of the number's
     /// transform, so repeated tries of one unknown card are visible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown_number_tag: Option<String>,
+    /// A door event (door and reader look-ups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<DoorEventView>,
+}
+
+/// A door event as look-ups show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoorEventView {
+    /// `forced_open`, `held_open`, `tamper` or `reader_offline`.
+    pub kind: String,
+    /// Whether the condition began (or ended).
+    pub begins: bool,
+    /// When the controller observed it (RFC 3339).
+    pub observed: String,
+    /// The controller's event id.
+    pub event_id: u64,
 }
 
 /// One page of an access-resolution look-up.

@@ -46,12 +46,12 @@ pub enum StartError {
     #[error("{0}")]
     Access(String),
     /// A listener could not bind.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {cause}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// The error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -85,7 +85,7 @@ pub struct ShutdownReport {
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr)
         .await
-        .map_err(|source| StartError::Bind { addr, source })
+        .map_err(|cause| StartError::Bind { addr, cause })
 }
 
 impl Appliance {
@@ -116,6 +116,7 @@ impl Appliance {
         )?;
         let metrics = Arc::new(Metrics::new());
 
+        let (alarm_tx, mut alarm_rx) = tokio::sync::mpsc::channel(10_000);
         // Loading millions of cards is blocking work: not on the reactor.
         let core = {
             let config = config.clone();
@@ -171,9 +172,10 @@ impl Appliance {
                     space.clone(),
                 )?;
                 let revoked = crate::records::revocations::Revocations::load(&store)?;
+                let alarms = crate::records::alarms::Alarms::load(&store)?;
                 Ok(Shared::new(
                     config, clock, store, cards, readers, access, holders, journal, ledger, space,
-                    revoked, metrics,
+                    revoked, alarms, alarm_tx, metrics,
                 ))
             })
             .await
@@ -221,6 +223,19 @@ impl Appliance {
                 loop {
                     t.tick().await;
                     core.metrics.upkeep();
+                }
+            }));
+        }
+        core.alarm_gauges();
+        // Door events become alarms, one at a time and in order, through
+        // the ledger.
+        {
+            let core = core.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some((by, e)) = alarm_rx.recv().await {
+                    if let Err(err) = crate::records::alarms::commit_event(&core, by, e).await {
+                        tracing::error!(error = %err, door = e.door, "alarm state could not be updated");
+                    }
                 }
             }));
         }

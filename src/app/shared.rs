@@ -48,6 +48,11 @@ pub struct Shared {
     pub space: Arc<crate::store::space::Space>,
     /// Revoked certificates.
     pub revoked: crate::records::revocations::Revocations,
+    /// Door alarms in force.
+    pub alarms: crate::records::alarms::Alarms,
+    /// Door events on their way to the alarm state (see
+    /// [`Shared::door_event`]).
+    alarm_events: tokio::sync::mpsc::Sender<(String, crate::protocol::DoorEvent)>,
     /// Look-up cursors and pseudonyms.
     pub pager: crate::lookup::cursor::Pager,
     /// Connection bounds of every listener.
@@ -84,7 +89,11 @@ impl Gates {
                 c.admin.max_connections,
                 Some((c.admin.max_handshakes, c.admin.max_handshakes_per_ip)),
             ),
-            ops: gate(Listener::Ops, c.metrics.max_connections, None),
+            ops: gate(
+                Listener::Ops,
+                c.metrics.max_connections,
+                Some((0, c.metrics.max_connections_per_ip)),
+            ),
         }
     }
 
@@ -119,6 +128,8 @@ impl Shared {
         ledger: crate::ledger::Ledger,
         space: Arc<crate::store::space::Space>,
         revoked: crate::records::revocations::Revocations,
+        alarms: crate::records::alarms::Alarms,
+        alarm_events: tokio::sync::mpsc::Sender<(String, crate::protocol::DoorEvent)>,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
@@ -137,6 +148,8 @@ impl Shared {
             ledger,
             space,
             revoked,
+            alarms,
+            alarm_events,
             metrics,
             draining: AtomicBool::new(false),
         }
@@ -160,6 +173,36 @@ impl Shared {
             door,
             now_secs,
         )
+    }
+
+    /// A door event journaled: counted, and handed to the alarm task, which
+    /// raises or ends the alarm through the ledger. A full queue drops the
+    /// hand-over (counted); the event itself is journaled either way.
+    pub fn door_event(&self, reported_by: &str, e: crate::protocol::DoorEvent) {
+        if e.begins {
+            self.metrics.door_event(e.kind);
+        }
+        if self
+            .alarm_events
+            .try_send((reported_by.to_owned(), e))
+            .is_err()
+        {
+            self.metrics.alarm_updates_dropped.increment(1);
+            tracing::error!(
+                door = e.door,
+                kind = e.kind.as_str(),
+                "alarm update dropped: queue full"
+            );
+        }
+    }
+
+    /// Sets the alarm gauges from the alarms in force.
+    pub fn alarm_gauges(&self) {
+        let (doors, by_kind) = self.alarms.counts();
+        self.metrics.doors_in_alarm.set(doors as f64);
+        for (kind, n) in by_kind {
+            self.metrics.door_alarms(kind, n);
+        }
     }
 
     /// Marks the appliance as draining (readiness goes false).

@@ -9,12 +9,12 @@ use rand::RngCore;
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     /// Reading or writing failed.
-    #[error("key file {path}: {source}")]
+    #[error("key file {path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not 64 hex characters.
     #[error("key file {0} is not a 32-byte hex key")]
@@ -43,9 +43,9 @@ pub fn check_value(key: &[u8; 32]) -> [u8; 8] {
 
 /// Creates `dir` with mode 0700 if missing.
 pub fn ensure_private_dir(dir: &Path) -> Result<(), SecretError> {
-    let err = |source| SecretError::Io {
+    let err = |cause| SecretError::Io {
         path: dir.to_owned(),
-        source,
+        cause,
     };
     if !dir.exists() {
         let mut b = fs::DirBuilder::new();
@@ -73,9 +73,9 @@ pub fn check_private_file(path: &Path) -> Result<(), SecretError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = fs::metadata(path).map_err(|source| SecretError::Io {
+        let meta = fs::metadata(path).map_err(|cause| SecretError::Io {
             path: path.to_owned(),
-            source,
+            cause,
         })?;
         if meta.permissions().mode() & 0o077 != 0 {
             return Err(SecretError::Permissions(path.to_owned()));
@@ -98,7 +98,7 @@ pub fn load_or_create_key(path: &Path) -> Result<[u8; 32], SecretError> {
     let mut text = hex::encode(key);
     text.push('\n');
     crate::pki::write_file(path, text.as_bytes(), true).map_err(|e| match e {
-        crate::pki::PkiError::Io { path, source } => SecretError::Io { path, source },
+        crate::pki::PkiError::Io { path, cause } => SecretError::Io { path, cause },
         _ => SecretError::Format(path.to_owned()),
     })?;
     Ok(key)
@@ -106,9 +106,9 @@ pub fn load_or_create_key(path: &Path) -> Result<[u8; 32], SecretError> {
 
 /// Loads an existing key, refusing one others can read.
 pub fn load_key(path: &Path) -> Result<[u8; 32], SecretError> {
-    let meta = fs::metadata(path).map_err(|source| SecretError::Io {
+    let meta = fs::metadata(path).map_err(|cause| SecretError::Io {
         path: path.to_owned(),
-        source,
+        cause,
     })?;
     #[cfg(unix)]
     {
@@ -119,9 +119,9 @@ pub fn load_key(path: &Path) -> Result<[u8; 32], SecretError> {
     }
     #[cfg(not(unix))]
     let _ = meta;
-    let text = fs::read_to_string(path).map_err(|source| SecretError::Io {
+    let text = fs::read_to_string(path).map_err(|cause| SecretError::Io {
         path: path.to_owned(),
-        source,
+        cause,
     })?;
     let bytes = hex::decode(text.trim()).map_err(|_| SecretError::Format(path.to_owned()))?;
     bytes

@@ -54,6 +54,10 @@ pub enum Effect {
     Dlc(crate::records::dlcs::Dlc),
     /// A certificate revoked.
     Revoked(crate::records::revocations::Revocation),
+    /// A door alarm raised or acknowledged.
+    AlarmSet(crate::records::alarms::Alarm),
+    /// A door alarm over (door, event kind code).
+    AlarmCleared(u32, u8),
     /// The chief of police's public key.
     ChiefKey([u8; 32]),
     /// A signed police request used (its replay key), and when.
@@ -145,7 +149,7 @@ const APPLIED: &[u8] = b"ledger/applied";
 /// The ledger's position and lock.
 #[derive(Debug)]
 pub struct Ledger {
-    gate: tokio::sync::Mutex<()>,
+    gate: Arc<tokio::sync::Mutex<()>>,
     applied: AtomicU64,
     /// `LEDGER-POSITION` in the data directory: the last position
     /// acknowledged, written after each change outside RocksDB, so a
@@ -174,7 +178,7 @@ impl Ledger {
     /// with [`Ledger::check`]).
     pub fn open(store: &Store, data_dir: &std::path::Path) -> Result<Self, StoreError> {
         Ok(Self {
-            gate: tokio::sync::Mutex::new(()),
+            gate: Arc::new(tokio::sync::Mutex::new(())),
             applied: AtomicU64::new(position(store)?),
             marker: data_dir.join(MARKER),
         })
@@ -228,23 +232,32 @@ impl Ledger {
 /// ledger lock and off the reactor. `decide` returns the change and the
 /// caller's answer; an `Err` from it writes nothing. An empty change is
 /// not written.
+///
+/// The lock is taken and held by a task of its own, not by the caller: a
+/// caller that goes away (a client hanging up mid-request drops its
+/// handler) cannot release the lock while its change is still being
+/// applied, so no two changes ever interleave.
 pub async fn commit<T, E, F>(shared: &Arc<Shared>, decide: F) -> Result<T, E>
 where
     F: FnOnce(&Shared) -> Result<(Change, T), E> + Send + 'static,
     T: Send + 'static,
     E: From<LedgerError> + Send + 'static,
 {
-    let _turn = shared.ledger.gate.lock().await;
     let s = shared.clone();
-    tokio::task::spawn_blocking(move || {
-        let (change, out) = decide(&s)?;
-        if !change.is_empty() {
-            apply(&s, &change)?;
-        }
-        Ok(out)
-    })
-    .await
-    .map_err(|_| E::from(LedgerError::Abandoned))?
+    let task = tokio::spawn(async move {
+        let gate = s.ledger.gate.clone();
+        let _turn = gate.lock_owned().await;
+        tokio::task::spawn_blocking(move || {
+            let (change, out) = decide(&s)?;
+            if !change.is_empty() {
+                apply(&s, &change)?;
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|_| E::from(LedgerError::Abandoned))?
+    });
+    task.await.map_err(|_| E::from(LedgerError::Abandoned))?
 }
 
 /// Writes `change` as the next ledger position, then installs it in memory.
@@ -265,6 +278,12 @@ fn apply(s: &Shared, change: &Change) -> Result<(), LedgerError> {
             Effect::Access(d) => crate::records::access::stage(store, &mut batch, d)?,
             Effect::Dlc(d) => crate::records::dlcs::stage(store, &mut batch, d)?,
             Effect::Revoked(r) => crate::records::revocations::stage(store, &mut batch, r)?,
+            Effect::AlarmSet(a) => crate::records::alarms::stage_set(store, &mut batch, a)?,
+            Effect::AlarmCleared(door, kind) => {
+                if let Some(k) = crate::protocol::DoorEventKind::from_code(*kind) {
+                    crate::records::alarms::stage_clear(store, &mut batch, *door, k)
+                }
+            }
             Effect::ChiefKey(k) => crate::police::stage_chief_key(store, &mut batch, k),
             Effect::RequestUsed { id, at } => crate::police::stage_used(store, &mut batch, id, *at),
             Effect::LookupCounted(c) => limits::stage(store, &mut batch, c),
@@ -324,6 +343,16 @@ fn install(s: &Shared, e: &Effect) {
         }
         Effect::RecordKeysRetired(ids) => s.holders.vault().retire(ids),
         Effect::Revoked(r) => s.revoked.install(r),
+        Effect::AlarmSet(a) => {
+            s.alarms.install_set(a);
+            s.alarm_gauges();
+        }
+        Effect::AlarmCleared(door, kind) => {
+            if let Some(k) = crate::protocol::DoorEventKind::from_code(*kind) {
+                s.alarms.install_clear(*door, k);
+            }
+            s.alarm_gauges();
+        }
         Effect::Photo(_)
         | Effect::Dlc(_)
         | Effect::ChiefKey(_)

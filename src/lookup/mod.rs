@@ -31,6 +31,10 @@ pub enum LookupError {
     /// A window not wholly in the past and inside the retention window.
     #[error("the window must lie in the past and inside the {0}-day retention window")]
     Window(u32),
+    /// A window reaching into the last minutes: that would follow a person
+    /// live.
+    #[error("the window must end at least {0} minutes ago: the access log is not for following anyone live")]
+    Live(u64),
 }
 
 /// Checks a troubleshooting ticket reference.
@@ -63,6 +67,23 @@ pub fn check_window(
         return Err(LookupError::Window(days));
     }
     Ok(())
+}
+
+/// Checks that a window ends at least `min_age` µs before `now`.
+pub fn check_not_live(to: Micros, now: Micros, min_age: Micros) -> Result<(), LookupError> {
+    if to > now.saturating_sub(min_age) {
+        return Err(LookupError::Live(min_age / 60_000_000));
+    }
+    Ok(())
+}
+
+/// The subject a card look-up counts against: its holder (one person),
+/// or the card itself when no such card exists.
+pub fn card_subject(s: &crate::app::shared::Shared, card: u64) -> String {
+    match s.cards.get(card) {
+        Ok(c) => format!("holder:{}", c.entry.holder),
+        Err(_) => format!("card:{card}"),
+    }
 }
 
 #[cfg(test)]

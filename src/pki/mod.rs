@@ -23,12 +23,12 @@ use crate::pki::identity::Role;
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Certificate generation failed.
     #[error("certificate generation failed: {0}")]
@@ -45,9 +45,9 @@ pub enum PkiError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
-    move |source| PkiError::Io {
+    move |cause| PkiError::Io {
         path: path.to_owned(),
-        source,
+        cause,
     }
 }
 

@@ -3,6 +3,7 @@
 //! and the planning of every change to them.
 
 pub mod access;
+pub mod alarms;
 pub mod cardholder;
 pub mod cards;
 pub mod dlcs;

@@ -62,17 +62,20 @@ pub enum Refusal {
     /// The source address already has its maximum of unauthenticated
     /// connections.
     PerAddress,
+    /// The certificate already holds its maximum of sessions.
+    PerIdentity,
 }
 
 impl Refusal {
     /// Every reason.
-    pub const ALL: [Refusal; 2] = [Refusal::Capacity, Refusal::PerAddress];
+    pub const ALL: [Refusal; 3] = [Refusal::Capacity, Refusal::PerAddress, Refusal::PerIdentity];
 
     /// Metric label.
     pub fn as_str(self) -> &'static str {
         match self {
             Refusal::Capacity => "capacity",
             Refusal::PerAddress => "per_address",
+            Refusal::PerIdentity => "per_identity",
         }
     }
 }
@@ -87,6 +90,7 @@ pub struct Gate {
     pending: Option<Arc<Semaphore>>,
     per_ip: usize,
     by_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    by_identity: Arc<Mutex<HashMap<String, usize>>>,
     metrics: Option<Arc<Metrics>>,
 }
 
@@ -104,6 +108,32 @@ pub struct Pending {
 pub struct PendingGuard {
     _permit: Option<OwnedSemaphorePermit>,
     _address: Option<AddressCount>,
+}
+
+/// An authenticated connection's place; released on drop.
+#[derive(Debug)]
+pub struct Session {
+    _slot: OwnedSemaphorePermit,
+    _identity: Option<IdentityCount>,
+}
+
+/// One session of an identity; uncounted on drop.
+#[derive(Debug)]
+struct IdentityCount {
+    who: String,
+    by_identity: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for IdentityCount {
+    fn drop(&mut self) {
+        let mut m = self.by_identity.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.who) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.who);
+            }
+        }
+    }
 }
 
 /// One unauthenticated connection of an address; uncounted on drop.
@@ -127,17 +157,20 @@ impl Drop for AddressCount {
 
 impl Gate {
     /// A gate of `max` sessions. With `pending = Some((n, per_ip))`, at most
-    /// `n` connections may be unauthenticated at once, `per_ip` of them from
-    /// one address (0: no per-address cap); without, connections are
-    /// sessions from the start (plain-HTTP listener).
+    /// `n` connections may be unauthenticated at once (0: no bound but the
+    /// sessions'), `per_ip` of them from one address (0: no per-address
+    /// cap); without, connections are sessions from the start.
     pub fn new(listener: Listener, max: usize, pending: Option<(usize, usize)>) -> Self {
         Self {
             listener,
             sessions: Arc::new(Semaphore::new(max)),
             max,
-            pending: pending.map(|(n, _)| Arc::new(Semaphore::new(n))),
+            pending: pending
+                .filter(|(n, _)| *n > 0)
+                .map(|(n, _)| Arc::new(Semaphore::new(n))),
             per_ip: pending.map(|(_, p)| p).unwrap_or(0),
             by_ip: Arc::new(Mutex::new(HashMap::new())),
+            by_identity: Arc::new(Mutex::new(HashMap::new())),
             metrics: None,
         }
     }
@@ -180,9 +213,55 @@ impl Gate {
 
     /// Takes a session slot for an authenticated peer; `None` (counted) when
     /// the listener is full — the caller then drops the connection.
-    pub fn enter(&self) -> Option<OwnedSemaphorePermit> {
+    pub fn enter(&self) -> Option<Session> {
         match self.sessions.clone().try_acquire_owned() {
-            Ok(p) => Some(p),
+            Ok(p) => Some(Session {
+                _slot: p,
+                _identity: None,
+            }),
+            Err(_) => {
+                self.refuse(Refusal::Capacity);
+                None
+            }
+        }
+    }
+
+    /// Takes a session slot for the authenticated identity `who`, which may
+    /// hold at most `per_identity` sessions (0: no cap); unless
+    /// `privileged`, the last `reserved` slots stay free. `None` (counted)
+    /// when refused.
+    pub fn enter_as(
+        &self,
+        who: &str,
+        per_identity: usize,
+        reserved: usize,
+        privileged: bool,
+    ) -> Option<Session> {
+        if !privileged && self.sessions.available_permits() <= reserved {
+            self.refuse(Refusal::Capacity);
+            return None;
+        }
+        let identity = if per_identity > 0 {
+            let mut m = self.by_identity.lock().unwrap_or_else(|p| p.into_inner());
+            let n = m.entry(who.to_owned()).or_insert(0);
+            if *n >= per_identity {
+                drop(m);
+                self.refuse(Refusal::PerIdentity);
+                return None;
+            }
+            *n += 1;
+            Some(IdentityCount {
+                who: who.to_owned(),
+                by_identity: self.by_identity.clone(),
+            })
+        } else {
+            None
+        };
+        match self.sessions.clone().try_acquire_owned() {
+            Ok(p) => Some(Session {
+                _slot: p,
+                _identity: identity,
+            }),
             Err(_) => {
                 self.refuse(Refusal::Capacity);
                 None

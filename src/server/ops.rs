@@ -78,6 +78,9 @@ pub async fn run(listener: TcpListener, core: Arc<Shared>, stop: watch::Receiver
                 reset(p.tcp);
                 return;
             };
+            // Unauthenticated for its whole life: it keeps its place among
+            // its address's connections until it ends.
+            let _place = p.guard;
             let svc =
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let app = app.clone();

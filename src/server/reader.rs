@@ -21,11 +21,11 @@ use crate::app::shared::Shared;
 use crate::config::ms;
 use crate::pki::identity::{self, Role};
 use crate::protocol::Reason;
-use crate::protocol::{Connection, ErrorCode, Frame, VERSION};
+use crate::protocol::{Connection, DoorEvent, ErrorCode, Frame, MIN_VERSION, VERSION};
 use crate::records::readers::Reader;
 use crate::server::listener::{accept_loop, Pending};
 use crate::server::tls::failure_reason;
-use crate::store::journal::Record;
+use crate::store::journal::{EventRecord, Journaled, Record};
 
 /// Accepts reader connections until `stop` turns true, within the bounds
 /// of the reader [`Gate`] (see [`crate::server::listener`]).
@@ -104,7 +104,11 @@ async fn connection(
     // Authenticated and registered: no longer pending; a session slot now,
     // or a refusal if the listener is full.
     drop(guard);
-    let Some(_slot) = core.gates.reader.enter() else {
+    let Some(_slot) = core
+        .gates
+        .reader
+        .enter_as(&id.name, cfg.max_sessions_per_reader, 0, true)
+    else {
         tracing::warn!(reader = %id.name, "reader refused: listener at max_connections");
         refuse(&mut conn, &core, ErrorCode::AtCapacity).await;
         return;
@@ -151,8 +155,13 @@ impl Session {
         let cfg = &core.config.reader;
         let max_frame = cfg.max_frame;
         let max_in_flight = cfg.max_in_flight;
-        let mut records: Vec<Record> = Vec::with_capacity(64);
+        let mut records: Vec<Journaled> = Vec::with_capacity(64);
+        let mut events: Vec<DoorEvent> = Vec::new();
+        // The highest event this connection has seen: events arrive in
+        // order, each acknowledged cumulatively.
+        let mut last_event = core.journal.event_mark(self.reader.id);
         let mut hello = false;
+        let mut version = MIN_VERSION;
         let mut revocations = core.revoked.generation();
         let mut revoked_rx = core.revoked.subscribe();
         loop {
@@ -200,6 +209,7 @@ impl Session {
             let now = core.now_secs();
             let mut requests = 0usize;
             let mut verifies = 0usize;
+            let mut ack: Option<u64> = None;
             while fatal.is_none() {
                 let frame = match conn.next_frame() {
                     Ok(Some(f)) => f,
@@ -211,13 +221,15 @@ impl Session {
                 };
                 if !hello {
                     match frame {
+                        // The highest version both speak.
                         Frame::Hello {
                             min_version,
                             max_version,
-                        } if min_version <= VERSION && VERSION <= max_version => {
+                        } if max_version.min(VERSION) >= min_version.max(MIN_VERSION) => {
                             hello = true;
+                            version = max_version.min(VERSION);
                             conn.queue(&Frame::HelloOk {
-                                version: VERSION,
+                                version,
                                 max_frame: max_frame as u16,
                                 max_in_flight: max_in_flight as u16,
                             });
@@ -250,14 +262,14 @@ impl Session {
                         if v.reason == Reason::Superseded {
                             core.metrics.superseded_presented.increment(1);
                         }
-                        records.push(Record {
+                        records.push(Journaled::Decision(Record {
                             reader: self.reader.id,
                             door: req.door,
                             card: v.card,
                             tag: v.tag,
                             decision,
                             reason: v.reason,
-                        });
+                        }));
                         verifies += 1;
                         conn.queue(&Frame::VerifyResult {
                             request_id: req.request_id,
@@ -267,6 +279,30 @@ impl Session {
                     }
                     Frame::Ping { request_id } => {
                         conn.queue(&Frame::Pong { request_id });
+                    }
+                    Frame::Event(e) if version >= 2 => {
+                        if !core.readers.permits(self.reader.id, e.door) {
+                            // Refused, not journaled: the controller drops it.
+                            core.metrics
+                                .frame_rejected(ErrorCode::DoorNotAssigned)
+                                .increment(1);
+                            conn.queue(&Frame::Error {
+                                request_id: e.event_id as u32,
+                                code: ErrorCode::DoorNotAssigned,
+                            });
+                            continue;
+                        }
+                        // Resent after a lost acknowledgement: acknowledged
+                        // again, journaled once.
+                        if e.event_id > last_event {
+                            records.push(Journaled::Event(EventRecord {
+                                reader: self.reader.id,
+                                event: e,
+                            }));
+                            events.push(e);
+                        }
+                        last_event = last_event.max(e.event_id);
+                        ack = Some(last_event);
                     }
                     // A second HELLO, or a frame only the appliance sends.
                     _ => fatal = Some(ErrorCode::UnexpectedFrame),
@@ -282,12 +318,20 @@ impl Session {
                 };
                 if !journaled {
                     conn.discard_queued();
+                    ack = None;
                     fatal = Some(ErrorCode::Internal);
                 } else {
                     let secs = started.elapsed().as_secs_f64();
                     core.metrics.verify_seconds.record_many(secs, verifies);
+                    for e in events.drain(..) {
+                        core.door_event(&self.reader.name, e);
+                    }
                 }
                 records.clear();
+                events.clear();
+            }
+            if let Some(event_id) = ack {
+                conn.queue(&Frame::EventAck { event_id });
             }
             if let Some(code) = fatal {
                 core.metrics.frame_rejected(code).increment(1);

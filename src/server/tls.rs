@@ -17,7 +17,7 @@ use crate::protocol::tls::{provider, roots};
 pub fn server_config(ca: &Path, cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
     crate::crypto::secret::check_private_file(key).map_err(|e| TlsError::Io {
         path: key.display().to_string(),
-        source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, e.to_string()),
+        cause: std::io::Error::new(std::io::ErrorKind::PermissionDenied, e.to_string()),
     })?;
     let provider = provider();
     let verifier =

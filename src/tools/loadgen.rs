@@ -27,6 +27,9 @@ use crate::protocol::{Connection, Credential, Frame, VerifyRequest};
 
 /// The reader identity the load generator connects as.
 pub const LOAD_READER: &str = "load-reader";
+/// Connections per load reader certificate (below the appliance's default
+/// `reader.max_sessions_per_reader`).
+pub const SESSIONS_PER_READER: usize = 200;
 /// Doors registered to it.
 pub const LOAD_DOORS: u32 = 16;
 
@@ -146,42 +149,54 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
         return Err(LoadError::Options("duration is at most one hour".into()));
     }
     let pki = PkiDir::new(&opts.certs);
-    let reader = pki.client(Role::Reader, LOAD_READER);
-    if !reader.cert.exists() {
-        pki.issue(Role::Reader, LOAD_READER)
-            .map_err(|e| LoadError::Setup(e.to_string()))?;
-    }
     let admin_id = pki.client(Role::SecurityOffice, "admin");
     let admin_tls =
         crate::protocol::tls::client_config(&pki.ca_cert(), &admin_id.cert, &admin_id.key)
             .map_err(|e| LoadError::Setup(format!("security-office certificate: {e}")))?;
     let admin = AdminClient::new(opts.admin, admin_tls);
+    // One reader certificate per `SESSIONS_PER_READER` connections, as
+    // door controllers each have their own (the appliance caps the sessions
+    // of one certificate).
     let doors: Vec<u32> = (1..=LOAD_DOORS).collect();
-    admin
-        .call(Op::ReaderRegister, &[&LOAD_READER])
-        .json(&Doors { doors })
-        .expect::<serde_json::Value>()
-        .await
-        .map_err(|e| LoadError::Setup(format!("registering the load reader: {e}")))?;
+    let mut reader_tls = Vec::new();
+    for i in 0..opts.connections.div_ceil(SESSIONS_PER_READER) {
+        let name = if i == 0 {
+            LOAD_READER.to_owned()
+        } else {
+            format!("{LOAD_READER}-{i}")
+        };
+        let reader = pki.client(Role::Reader, &name);
+        if !reader.cert.exists() {
+            pki.issue(Role::Reader, &name)
+                .map_err(|e| LoadError::Setup(e.to_string()))?;
+        }
+        admin
+            .call(Op::ReaderRegister, &[&name])
+            .json(&Doors {
+                doors: doors.clone(),
+            })
+            .expect::<serde_json::Value>()
+            .await
+            .map_err(|e| LoadError::Setup(format!("registering load reader {name}: {e}")))?;
+        let mut tls =
+            (*crate::protocol::tls::client_config(&pki.ca_cert(), &reader.cert, &reader.key)
+                .map_err(|e| LoadError::Setup(e.to_string()))?)
+            .clone();
+        // Every connection makes a full handshake, as after a campus-wide
+        // power cut.
+        tls.resumption = rustls::client::Resumption::disabled();
+        reader_tls.push(Arc::new(tls));
+    }
     let known = match &opts.numbers {
         Some(n) if !n.is_empty() => Arc::new(n.clone()),
         _ => Arc::new(issue_cards(&admin, opts.cards.max(1)).await?),
     };
 
-    let mut reader_tls =
-        (*crate::protocol::tls::client_config(&pki.ca_cert(), &reader.cert, &reader.key)
-            .map_err(|e| LoadError::Setup(e.to_string()))?)
-        .clone();
-    // Every connection makes a full handshake, as after a campus-wide
-    // power cut.
-    reader_tls.resumption = rustls::client::Resumption::disabled();
-    let reader_tls = Arc::new(reader_tls);
-
     // Connect everything at once.
     let started = Instant::now();
     let mut joins = Vec::with_capacity(opts.connections);
-    for _ in 0..opts.connections {
-        let tls = reader_tls.clone();
+    for i in 0..opts.connections {
+        let tls = reader_tls[i / SESSIONS_PER_READER].clone();
         let addr = opts.addr;
         joins.push(tokio::spawn(async move {
             let mut c = ReaderClient::connect(addr, tls).await?;

@@ -15,7 +15,7 @@ use portcullis::pki::identity::Role;
 use portcullis::protocol::Frame;
 use portcullis::records::cards::Card;
 use portcullis::store::audit::AuditEntry;
-use portcullis::store::journal::Record;
+use portcullis::store::journal::Journaled;
 use portcullis::store::{cf, Store};
 use serde_json::json;
 
@@ -55,8 +55,8 @@ fn read_disk(h: &ProcHarness) -> OnDisk {
     let mut decisions_of_reader = BTreeMap::new();
     for item in db.iterator_cf(store.cf(cf::JOURNAL), rocksdb::IteratorMode::Start) {
         let (_, v) = item.unwrap();
-        let r = Record::decode(&v).unwrap();
-        *decisions_of_reader.entry(r.reader).or_insert(0) += 1;
+        let r = Journaled::decode(&v).unwrap();
+        *decisions_of_reader.entry(r.reader()).or_insert(0) += 1;
     }
     OnDisk {
         cards,

@@ -14,6 +14,8 @@ use serde_json::{json, Value};
 use crate::common::{random_number, Harness, READER};
 
 const HOUR: u64 = 3_600_000_000;
+/// Just beyond `investigations.min_lookup_age_minutes` (10).
+const LIVE_GUARD: u64 = 11 * 60_000_000;
 
 async fn call(
     c: &AdminClient,
@@ -157,7 +159,8 @@ impl Scene {
 #[tokio::test]
 async fn access_resolution_by_card_door_and_reader_with_a_ticket() {
     let sc = scene(10).await;
-    let (t0, now) = (sc.t0, sc.now());
+    // Windows end past the 10-minute live-tracking guard.
+    let (t0, now) = (sc.t0, sc.now() - LIVE_GUARD);
     let q = |by: &str, id: u64, ticket: &str| jq(by, id, t0 - HOUR, now, ticket);
     for role in [(Role::SecurityOffice, "admin"), (Role::CardOffice, "clerk")] {
         let (s, v) = lookup(
@@ -428,7 +431,8 @@ async fn police_photos_under_legal_process_queue_a_notification() {
 #[tokio::test]
 async fn no_tracking_look_ups_about_one_subject_are_limited_per_day() {
     let sc = scene(2).await;
-    let (t0, now) = (sc.t0, sc.now());
+    // Windows end past the 10-minute live-tracking guard.
+    let (t0, now) = (sc.t0, sc.now() - LIVE_GUARD);
     let path = |ticket: &str| jq("card", sc.card, t0, now, ticket);
     assert_eq!(lookup(&sc.h.admin(), &path("A")).await.0, 200);
     assert_eq!(lookup(&sc.h.admin(), &path("B")).await.0, 200);
@@ -542,7 +546,8 @@ async fn single_use_and_daily_limit_hold_under_concurrency() {
 #[tokio::test]
 async fn pagination_cannot_skip_the_daily_limit() {
     let sc = scene(1).await;
-    let (t0, now) = (sc.t0, sc.now());
+    // Windows end past the 10-minute live-tracking guard.
+    let (t0, now) = (sc.t0, sc.now() - LIVE_GUARD);
     let path = |id: u64, ticket: &str| JournalQuery {
         limit: Some(1),
         ..jq("card", id, t0 - HOUR, now, ticket)
@@ -582,7 +587,8 @@ async fn pagination_cannot_skip_the_daily_limit() {
 #[tokio::test]
 async fn door_look_ups_do_not_name_cards() {
     let sc = scene(10).await;
-    let (t0, now) = (sc.t0, sc.now());
+    // Windows end past the 10-minute live-tracking guard.
+    let (t0, now) = (sc.t0, sc.now() - LIVE_GUARD);
     let path = |by: &str, id: u64, ticket: &str| jq(by, id, t0 - HOUR, now, ticket);
     let a = sc.h.admin();
     let (s, v) = lookup(&a, &path("door", 1, "E-1")).await;
@@ -603,4 +609,63 @@ async fn door_look_ups_do_not_name_cards() {
     }
     assert_eq!(lookup(&a, &path("door", 1, "E-11")).await.0, 429);
     assert_eq!(lookup(&a, &path("reader", 1, "E-12")).await.0, 200);
+}
+
+/// No following anyone live or round the limit: a window must end at
+/// least ten minutes ago, look-ups about a card count against its holder
+/// (a replacement card starts no fresh count), and every refusal — a
+/// malformed query included — is in the look-up audit.
+#[tokio::test]
+async fn no_live_following_and_no_fresh_count_for_a_replacement() {
+    let sc = scene(2).await;
+    let (t0, now) = (sc.t0, sc.now());
+    let a = sc.h.admin();
+    let (s, v) = lookup(&a, &jq("card", sc.card, t0 - HOUR, now - 60_000_000, "L-1")).await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("live"), "{v}");
+    let old = now - LIVE_GUARD;
+    assert_eq!(
+        lookup(&a, &jq("card", sc.card, t0 - HOUR, old, "L-2"))
+            .await
+            .0,
+        200
+    );
+    // A replacement card of the same person: the same count (2 a day).
+    let (s, v) = a.call(Op::CardReplace, &[&sc.holder]).send().await.unwrap();
+    assert_eq!(s, 201, "{v}");
+    let new_card = v["card"]["id"].as_u64().unwrap();
+    assert_eq!(
+        lookup(&a, &jq("card", new_card, t0 - HOUR, old, "L-3"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        lookup(&a, &jq("card", new_card, t0 - HOUR, old, "L-4"))
+            .await
+            .0,
+        429
+    );
+    assert_eq!(
+        lookup(&a, &jq("card", sc.card, t0 - HOUR, old, "L-5"))
+            .await
+            .0,
+        429
+    );
+    // Malformed look-ups are refused and recorded too.
+    let before = sc.lookups().await.len();
+    let (s, _) = a
+        .call(Op::JournalLookup, &[])
+        .query(&[("by", "card"), ("id", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 400);
+    let (s, _) = lookup(&a, &jq("card", sc.card, t0, old, "bad ticket!")).await;
+    assert_eq!(s, 400);
+    assert_eq!(
+        sc.lookups().await.len(),
+        before + 2,
+        "refused look-ups are recorded"
+    );
 }

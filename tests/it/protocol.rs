@@ -108,8 +108,8 @@ async fn violations_get_an_error_and_a_close_while_others_keep_working() {
     // HELLO for a version this appliance does not speak.
     let mut hello = Vec::new();
     Frame::Hello {
-        min_version: 2,
-        max_version: 3,
+        min_version: 3,
+        max_version: 4,
     }
     .encode(&mut hello);
     expect_error(&h, true, &hello, false, ErrorCode::UnsupportedVersion).await;

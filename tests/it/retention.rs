@@ -21,7 +21,7 @@ async fn record_visible_before_14_days_gone_at_14_and_erased_from_files() {
     }
     let recs = core.journal.read(0, u64::MAX, 10).unwrap();
     assert_eq!(recs.len(), 1);
-    assert_eq!(recs[0].record.tag, tag);
+    assert_eq!(recs[0].item.decision().unwrap().tag, tag);
 
     // The record is in the RocksDB files (so the scan below can fail).
     core.store.flush_all().unwrap();
@@ -78,7 +78,7 @@ async fn newer_records_survive_erasure() {
     let left = core.journal.read(0, u64::MAX, 10).unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(
-        left[0].record.tag,
+        left[0].item.decision().unwrap().tag,
         journal_tag(core.cards.transform().digest(&new))
     );
     let oldest = core.journal.oldest_stored().unwrap().unwrap();

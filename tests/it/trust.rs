@@ -264,6 +264,7 @@ async fn was_closed(c: &mut Option<tokio::net::TcpStream>) -> bool {
 async fn metrics_port_connections_are_capped_and_timed_out() {
     let h = Harness::start_with(|c| {
         c.metrics.max_connections = 8;
+        c.metrics.max_connections_per_ip = 0;
         c.metrics.header_timeout_ms = 400;
     })
     .await;
@@ -494,4 +495,103 @@ async fn revoked_certificates_are_refused_at_once() {
         .await
         .unwrap();
     assert_eq!(s, 422);
+}
+
+/// A client that hangs up mid-request must not let another change in
+/// while its own is still being written (the attack found that two
+/// replacements then got one card id, leaving access numbers that worked
+/// after the office revoked them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clients_hanging_up_mid_change_cannot_interleave_changes() {
+    let h = Harness::start().await;
+    let holder = h.holder(1).await;
+    h.issue_to(holder).await;
+    let clerk = h.admin_as(Role::CardOffice, "clerk");
+    for i in 0..60u64 {
+        let impatient = clerk.clone();
+        let ghost = tokio::spawn(async move {
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_micros(500 + (i * 377) % 4000),
+                impatient.call(Op::CardReplace, &[&holder]).send(),
+            )
+            .await;
+        });
+        let (s, v) = clerk
+            .call(Op::CardReplace, &[&holder])
+            .send()
+            .await
+            .unwrap();
+        assert!(s == 201 || s == 409, "{s}: {v}");
+        ghost.await.unwrap();
+    }
+    // Let every abandoned change finish.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let core = h.app().core();
+    let cards = core.cards.of_holder(holder).unwrap();
+    let ids: std::collections::BTreeSet<u64> = cards.iter().map(|c| c.id).collect();
+    assert_eq!(ids.len(), cards.len(), "two cards share an id");
+    let active = cards
+        .iter()
+        .filter(|c| c.entry.status == portcullis::policy::credentials::CardStatus::Active)
+        .count();
+    assert_eq!(active, 1, "{cards:?}");
+    // The live map agrees with the records for every card.
+    for c in &cards {
+        let live = core
+            .cards
+            .map()
+            .get(c.digest)
+            .expect("every card is in the map");
+        assert_eq!(live, c.entry, "card {} differs in the map", c.id);
+    }
+    assert_eq!(core.cards.map().len(), cards.len());
+}
+
+/// No one certificate can take a listener from everybody else: sessions
+/// are capped per certificate, and the security office keeps slots of its
+/// own on the admin listener.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_certificate_cannot_take_a_listener() {
+    use tokio::io::AsyncReadExt;
+    let h = Harness::start_with(|c| {
+        c.reader.max_sessions_per_reader = 2;
+        c.admin.max_connections = 6;
+        c.admin.max_sessions_per_identity = 3;
+        c.admin.reserved_for_security_office = 2;
+    })
+    .await;
+    // Readers: the third session of one certificate is refused; another
+    // reader is not.
+    let _a = h.reader(READER).await;
+    let _b = h.reader(READER).await;
+    assert!(matches!(
+        h.try_reader(READER).await,
+        Err(portcullis::client::ClientError::Refused(_))
+    ));
+    h.reader(crate::common::OTHER_READER).await;
+    // Admin: idle sessions held open (no request sent).
+    let hold = |role: Role, name: &str| {
+        let cfg = h.client_tls(role, name);
+        let addr = h.app().admin_addr();
+        async move { portcullis::client::tls_connect(addr, cfg).await.unwrap() }
+    };
+    let alive = |mut s: portcullis::protocol::client::ReaderStream| async move {
+        let mut b = [0u8; 1];
+        let r = tokio::time::timeout(std::time::Duration::from_millis(300), s.read(&mut b)).await;
+        (r.is_err(), s)
+    };
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(hold(Role::CardOffice, "clerk").await);
+    }
+    // A fourth session of the same certificate is closed at once.
+    let (open, _) = alive(hold(Role::CardOffice, "clerk").await).await;
+    assert!(!open, "a fourth session of one certificate was kept");
+    // Another certificate fills the rest but the reserve...
+    held.push(hold(Role::Auditor, "audit").await);
+    let (open, _) = alive(hold(Role::Auditor, "audit").await).await;
+    assert!(!open, "the security office's reserve was given away");
+    // ...which the security office still finds.
+    let (s, v) = h.admin().call(Op::Whoami, &[]).send().await.unwrap();
+    assert_eq!(s, 200, "{v}");
 }

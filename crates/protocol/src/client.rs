@@ -12,7 +12,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::codec::{Connection, ReadError};
-use crate::{Credential, ErrorCode, Frame, FrameError, VerifyRequest, VERSION};
+use crate::{Credential, ErrorCode, Frame, FrameError, VerifyRequest, MIN_VERSION, VERSION};
 
 /// A client-side failure.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +66,8 @@ pub struct ReaderClient {
     pub max_frame: u16,
     /// `max_in_flight` announced by the appliance.
     pub max_in_flight: u16,
+    /// The protocol version agreed in HELLO.
+    pub version: u8,
 }
 
 impl std::fmt::Debug for ReaderClient {
@@ -79,16 +81,17 @@ impl ReaderClient {
     pub async fn connect(addr: SocketAddr, config: Arc<ClientConfig>) -> Result<Self, ClientError> {
         let mut c = Self::connect_raw(addr, config).await?;
         c.send(&Frame::Hello {
-            min_version: VERSION,
+            min_version: MIN_VERSION,
             max_version: VERSION,
         })
         .await?;
         match c.recv().await? {
             Some(Frame::HelloOk {
+                version,
                 max_frame,
                 max_in_flight,
-                ..
             }) => {
+                c.version = version;
                 c.max_frame = max_frame;
                 c.max_in_flight = max_in_flight;
                 Ok(c)
@@ -108,6 +111,7 @@ impl ReaderClient {
             conn: Connection::new(tls_connect(addr, config).await?, usize::from(u16::MAX)),
             max_frame: 0,
             max_in_flight: 0,
+            version: 0,
         })
     }
 

@@ -23,6 +23,10 @@ pub mod ty {
     pub const PING: u8 = 0x20;
     /// Appliance → client: liveness answer.
     pub const PONG: u8 = 0x21;
+    /// Controller → appliance (version 2): a door event.
+    pub const EVENT: u8 = 0x30;
+    /// Appliance → controller (version 2): door events journaled.
+    pub const EVENT_ACK: u8 = 0x31;
     /// Appliance → client: an error; fatal codes are followed by close.
     pub const ERROR: u8 = 0x7F;
 }
@@ -54,6 +58,66 @@ pub struct VerifyRequest {
     pub door: u32,
     /// The credential.
     pub credential: Credential,
+}
+
+/// What a door event reports. Codes are part of the protocol and of the
+/// journal: never renumber, only add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum DoorEventKind {
+    /// The door contact opened with no grant and no request to exit.
+    ForcedOpen = 1,
+    /// The door stayed open longer than its held-open time.
+    HeldOpen = 2,
+    /// The reader's tamper switch.
+    Tamper = 3,
+    /// The controller lost the reader (OSDP offline or no secure channel).
+    ReaderOffline = 4,
+}
+
+impl DoorEventKind {
+    /// Every kind, in code order.
+    pub const ALL: [DoorEventKind; 4] = [
+        DoorEventKind::ForcedOpen,
+        DoorEventKind::HeldOpen,
+        DoorEventKind::Tamper,
+        DoorEventKind::ReaderOffline,
+    ];
+
+    /// Wire code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// From a wire code.
+    pub fn from_code(c: u8) -> Option<Self> {
+        DoorEventKind::ALL.into_iter().find(|k| k.code() == c)
+    }
+
+    /// snake_case name, for metric labels and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DoorEventKind::ForcedOpen => "forced_open",
+            DoorEventKind::HeldOpen => "held_open",
+            DoorEventKind::Tamper => "tamper",
+            DoorEventKind::ReaderOffline => "reader_offline",
+        }
+    }
+}
+
+/// A door event, as a controller reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DoorEvent {
+    /// Strictly increasing per controller, across its restarts.
+    pub event_id: u64,
+    /// The door.
+    pub door: u32,
+    /// What happened.
+    pub kind: DoorEventKind,
+    /// `true` when the condition begins, `false` when it ends.
+    pub begins: bool,
+    /// When the controller observed it (µs since the epoch, its clock).
+    pub observed_us: u64,
 }
 
 /// Codes carried by an ERROR frame. Codes at or above `0x80` are fatal: the
@@ -197,6 +261,14 @@ pub enum Frame {
         /// The PING's id.
         request_id: u32,
     },
+    /// A door event (version 2).
+    Event(DoorEvent),
+    /// Every door event of this controller up to `event_id` is journaled
+    /// (version 2).
+    EventAck {
+        /// The highest event id journaled.
+        event_id: u64,
+    },
     /// An error; see [`ErrorCode::is_fatal`].
     Error {
         /// The request it concerns, or 0.
@@ -235,8 +307,8 @@ pub enum FrameError {
     /// A credential whose length does not match its type.
     #[error("credential length does not match its type")]
     BadCredential,
-    /// A decision or reason code outside the specification.
-    #[error("unknown decision or reason code")]
+    /// A decision, reason or event code outside the specification.
+    #[error("unknown decision, reason or event code")]
     BadCode,
 }
 
@@ -353,6 +425,29 @@ impl Frame {
                     request_id: u32_at(0),
                 })
             }
+            ty::EVENT => {
+                need(22)?;
+                let u64_at =
+                    |i: usize| u64::from_be_bytes(body[i..i + 8].try_into().unwrap_or([0; 8]));
+                let begins = match body[13] {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(FrameError::BadCode),
+                };
+                Ok(Frame::Event(DoorEvent {
+                    event_id: u64_at(0),
+                    door: u32_at(8),
+                    kind: DoorEventKind::from_code(body[12]).ok_or(FrameError::BadCode)?,
+                    begins,
+                    observed_us: u64_at(14),
+                }))
+            }
+            ty::EVENT_ACK => {
+                need(8)?;
+                Ok(Frame::EventAck {
+                    event_id: u64::from_be_bytes(body[0..8].try_into().unwrap_or([0; 8])),
+                })
+            }
             ty::ERROR => {
                 need(5)?;
                 Ok(Frame::Error {
@@ -443,6 +538,20 @@ impl Frame {
                 out.put_u8(ty::PONG);
                 out.put_u32(request_id);
             }
+            Frame::Event(e) => {
+                out.put_u16(23);
+                out.put_u8(ty::EVENT);
+                out.put_u64(e.event_id);
+                out.put_u32(e.door);
+                out.put_u8(e.kind.code());
+                out.put_u8(u8::from(e.begins));
+                out.put_u64(e.observed_us);
+            }
+            Frame::EventAck { event_id } => {
+                out.put_u16(9);
+                out.put_u8(ty::EVENT_ACK);
+                out.put_u64(event_id);
+            }
             Frame::Error { request_id, code } => {
                 out.put_u16(6);
                 out.put_u8(ty::ERROR);
@@ -504,6 +613,14 @@ mod tests {
                 request_id: 0,
                 code: ErrorCode::AtCapacity,
             },
+            "event-forced-open" => Frame::Event(DoorEvent {
+                event_id: 7,
+                door: 10,
+                kind: DoorEventKind::ForcedOpen,
+                begins: true,
+                observed_us: 1_796_000_000_000_000,
+            }),
+            "event-ack" => Frame::EventAck { event_id: 7 },
             "error-certificate-revoked" => Frame::Error {
                 request_id: 0,
                 code: ErrorCode::CertificateRevoked,

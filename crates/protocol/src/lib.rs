@@ -16,12 +16,17 @@ pub mod tls;
 
 pub use client::{ClientError, ReaderClient};
 pub use codec::Connection;
-pub use frame::{Credential, ErrorCode, Frame, FrameError, VerifyRequest};
+pub use frame::{
+    Credential, DoorEvent, DoorEventKind, ErrorCode, Frame, FrameError, VerifyRequest,
+};
 pub use reason::{Decision, Reason};
 
 /// The four bytes a client's HELLO starts with.
 pub const MAGIC: [u8; 4] = *b"PRTC";
-/// The only protocol version this appliance speaks.
-pub const VERSION: u8 = 1;
+/// The highest protocol version: 2 adds door events (EVENT, EVENT_ACK) to
+/// version 1. The appliance speaks both.
+pub const VERSION: u8 = 2;
+/// The lowest protocol version the appliance speaks.
+pub const MIN_VERSION: u8 = 1;
 /// Bytes before the frame's type: the big-endian `u16` length.
 pub const HEADER_LEN: usize = 2;

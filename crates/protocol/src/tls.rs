@@ -12,12 +12,12 @@ use rustls::{ClientConfig, RootCertStore};
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// A file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: String,
         /// The error.
-        source: io::Error,
+        cause: io::Error,
     },
     /// A PEM file holds no certificate or key.
     #[error("{0}: no usable PEM certificate or private key in file")]
@@ -38,15 +38,15 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// Loads every certificate in a PEM file.
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let shown = path.display().to_string();
-    let data = std::fs::read(path).map_err(|source| TlsError::Io {
+    let data = std::fs::read(path).map_err(|cause| TlsError::Io {
         path: shown.clone(),
-        source,
+        cause,
     })?;
     let certs: Vec<_> = rustls_pemfile::certs(&mut data.as_slice())
         .collect::<Result<_, _>>()
-        .map_err(|source| TlsError::Io {
+        .map_err(|cause| TlsError::Io {
             path: shown.clone(),
-            source,
+            cause,
         })?;
     if certs.is_empty() {
         return Err(TlsError::Empty(shown));
@@ -57,14 +57,14 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
 /// Loads the first private key in a PEM file.
 pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let shown = path.display().to_string();
-    let data = std::fs::read(path).map_err(|source| TlsError::Io {
+    let data = std::fs::read(path).map_err(|cause| TlsError::Io {
         path: shown.clone(),
-        source,
+        cause,
     })?;
     rustls_pemfile::private_key(&mut data.as_slice())
-        .map_err(|source| TlsError::Io {
+        .map_err(|cause| TlsError::Io {
             path: shown.clone(),
-            source,
+            cause,
         })?
         .ok_or(TlsError::Empty(shown))
 }

@@ -8,34 +8,55 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 
 use super::{read, ApiError, ApiResult, AppState, Caller};
-use crate::api::types::{JournalPage, JournalQuery, JournalRecord, LookupBy};
+use crate::api::types::{DoorEventView, JournalPage, JournalQuery, JournalRecord, LookupBy};
 use crate::app::shared::Shared;
 use crate::clock::rfc3339;
 use crate::ledger::{self, Change, Effect};
 use crate::lookup::{self, limits, LookupError, MAX_PAGE};
 use crate::police::RequestError;
-use crate::store::journal::{By, Entry};
+use crate::store::journal::{By, Entry, Journaled};
 use crate::store::lookups::{Lookup, Purpose};
 
-/// A record as card look-ups and police requests show it.
+/// A record as card look-ups and police requests show it: a decision with
+/// its card, or a door event.
 pub(super) fn record(e: &Entry) -> JournalRecord {
-    let r = &e.record;
-    let unknown = r.card == 0 && r.tag != 0;
-    JournalRecord {
-        time: rfc3339(e.time),
-        reader: r.reader,
-        door: r.door,
-        card: Some(r.card),
-        card_ref: None,
-        decision: r.decision.as_str().into(),
-        reason: r.reason.as_str().into(),
-        unknown_number_tag: unknown.then(|| format!("{:016x}", r.tag)),
+    match &e.item {
+        Journaled::Decision(r) => {
+            let unknown = r.card == 0 && r.tag != 0;
+            JournalRecord {
+                time: rfc3339(e.time),
+                reader: r.reader,
+                door: r.door,
+                card: Some(r.card),
+                card_ref: None,
+                decision: Some(r.decision.as_str().into()),
+                reason: Some(r.reason.as_str().into()),
+                unknown_number_tag: unknown.then(|| format!("{:016x}", r.tag)),
+                event: None,
+            }
+        }
+        Journaled::Event(ev) => JournalRecord {
+            time: rfc3339(e.time),
+            reader: ev.reader,
+            door: ev.event.door,
+            card: None,
+            card_ref: None,
+            decision: None,
+            reason: None,
+            unknown_number_tag: None,
+            event: Some(DoorEventView {
+                kind: ev.event.kind.as_str().into(),
+                begins: ev.event.begins,
+                observed: rfc3339(ev.event.observed_us),
+                event_id: ev.event.event_id,
+            }),
+        },
     }
 }
 
@@ -69,26 +90,47 @@ pub(super) async fn refused(
 
 fn lookup_error(e: LookupError) -> ApiError {
     match e {
-        LookupError::Window(_) => ApiError::invalid(e.to_string()),
+        LookupError::Window(_) | LookupError::Live(_) => ApiError::invalid(e.to_string()),
         LookupError::Ticket | LookupError::Time(_) => ApiError::bad_request(e.to_string()),
     }
 }
 
 /// `GET /v1/journal`: access resolution (troubleshooting).
-pub async fn lookup(
-    caller: Caller,
-    State(s): AppState,
-    Query(q): Query<JournalQuery>,
-) -> ApiResult {
-    lookup::check_ticket(&q.ticket).map_err(lookup_error)?;
-    let from = lookup::parse_time("from", &q.from).map_err(lookup_error)?;
-    let to = lookup::parse_time("to", &q.to).map_err(lookup_error)?;
-    let now = s.journal.now();
+pub async fn lookup(caller: Caller, State(s): AppState, RawQuery(raw): RawQuery) -> ApiResult {
+    let purpose = Purpose::AccessResolution;
+    // Every refusal is recorded, a malformed query included.
+    let q: JournalQuery = match serde_urlencoded::from_str(raw.as_deref().unwrap_or("")) {
+        Ok(q) => q,
+        Err(e) => {
+            let err = ApiError::bad_request(format!("invalid look-up: {e}"));
+            return Err(refused(&s, &caller, purpose, "-", "-".into(), err).await);
+        }
+    };
     let by = q.by.as_str();
     let scope = format!("{by}:{} {}..{}", q.id, q.from, q.to);
-    let purpose = Purpose::AccessResolution;
+    let checked = lookup::check_ticket(&q.ticket).and_then(|()| {
+        Ok((
+            lookup::parse_time("from", &q.from)?,
+            lookup::parse_time("to", &q.to)?,
+        ))
+    });
+    let (from, to) = match checked {
+        Ok(w) => w,
+        Err(e) => {
+            let reference = if lookup::check_ticket(&q.ticket).is_ok() {
+                q.ticket.as_str()
+            } else {
+                "-"
+            };
+            return Err(refused(&s, &caller, purpose, reference, scope, lookup_error(e)).await);
+        }
+    };
+    let now = s.journal.now();
     let days = s.config.journal.retention_days;
-    if let Err(e) = lookup::check_window(from, to, now, s.journal.retention(), days) {
+    let min_age = u64::from(s.config.investigations.min_lookup_age_minutes) * 60_000_000;
+    let window = lookup::check_window(from, to, now, s.journal.retention(), days)
+        .and_then(|()| lookup::check_not_live(to, now, min_age));
+    if let Err(e) = window {
         return Err(refused(&s, &caller, purpose, &q.ticket, scope, lookup_error(e)).await);
     }
     // A look-up is counted when its first page is read; later pages
@@ -123,7 +165,15 @@ pub async fn lookup(
     entries.truncate(limit);
 
     let first_page = q.after.is_none();
-    let subject_label = format!("{by}:{}", q.id);
+    // Look-ups about one card count against its holder, so a replacement
+    // card does not start a fresh count.
+    let subject_label = match q.by {
+        LookupBy::Card => {
+            let card = q.id;
+            read(&s, move |s| Ok(lookup::card_subject(s, card))).await?
+        }
+        _ => format!("{by}:{}", q.id),
+    };
     let (c, ticket, returned, sc) = (
         caller.clone(),
         q.ticket.clone(),
@@ -170,8 +220,11 @@ pub async fn lookup(
             let mut rec = record(e);
             if q.by != LookupBy::Card {
                 rec.card = None;
-                rec.card_ref = (e.record.card != 0)
-                    .then(|| s.pager.pseudonym(&cursor_scope, issued, e.record.card));
+                rec.card_ref = e
+                    .item
+                    .decision()
+                    .filter(|r| r.card != 0)
+                    .map(|r| s.pager.pseudonym(&cursor_scope, issued, r.card));
             }
             rec
         })

@@ -267,7 +267,17 @@ async fn connection(
         }
     };
     drop(guard);
-    let Some(_slot) = core.gates.admin.enter() else {
+    // No one certificate can take the admin listener from everybody else,
+    // and the security office always finds a slot (to revoke a certificate
+    // being misused, for one).
+    let cfg = &core.config.admin;
+    let privileged = id.role == crate::pki::identity::Role::SecurityOffice;
+    let Some(_slot) = core.gates.admin.enter_as(
+        &id.name,
+        cfg.max_sessions_per_identity,
+        cfg.reserved_for_security_office,
+        privileged,
+    ) else {
         return;
     };
     let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {

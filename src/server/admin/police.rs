@@ -119,14 +119,15 @@ async fn admit(
     extra: Vec<Effect>,
 ) -> Result<(), ApiError> {
     let purpose = purpose_of(v.doc.purpose);
-    let (c, id, case, subject) = (
-        caller.clone(),
-        v.id.clone(),
-        v.doc.case_number.clone(),
-        v.doc.subject.label(),
-    );
+    let (c, id, case) = (caller.clone(), v.id.clone(), v.doc.case_number.clone());
+    let subject = v.doc.subject;
     let refusal = ledger::commit(s, move |s| {
         let now = s.clock.now_micros();
+        // One person, one count: a card request counts against its holder.
+        let subject = match subject {
+            Subject::Card(card) => crate::lookup::card_subject(s, card),
+            Subject::Holder(h) => format!("holder:{h}"),
+        };
         let refuse = |e: RequestError| {
             let entry = Lookup::new(
                 now,

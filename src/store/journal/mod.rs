@@ -9,132 +9,28 @@
 //! its records. One RocksDB write (and, if configured, one fsync) serves
 //! every connection that queued in the meantime.
 
+mod record;
+mod writer;
+
+pub use record::{
+    card_index_key, key, By, Entry, EventRecord, Journaled, Record, INDEX_KEY_LEN, INDEX_TIME_AT,
+    RECORD_LEN,
+};
+use record::{CARD_INDEX, HOUR_MICROS};
+use writer::writer_loop;
+
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Instant;
 
-use rocksdb::{
-    BottommostLevelCompaction, CompactOptions, Direction, IteratorMode, WriteBatch, WriteOptions,
-};
+use rocksdb::{BottommostLevelCompaction, CompactOptions, Direction, IteratorMode};
 use tokio::sync::watch;
 
 use crate::clock::{Micros, SharedClock};
-use crate::protocol::{Decision, Reason};
 use crate::store::space::Space;
 use crate::store::{cf, journal_key_time, Store, StoreError};
 use crate::telemetry::Metrics;
-
-/// One decision, as journaled. Holds a credential reference, never an
-/// access number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Record {
-    /// Reader id (see [`crate::records::readers`]).
-    pub reader: u32,
-    /// Door.
-    pub door: u32,
-    /// Card id, or 0 when the number matched no card.
-    pub card: u64,
-    /// For unknown numbers, [`crate::crypto::numbers::journal_tag`] of the digest;
-    /// otherwise 0.
-    pub tag: u64,
-    /// Grant or deny.
-    pub decision: Decision,
-    /// Why.
-    pub reason: Reason,
-}
-
-const RECORD_V1: u8 = 1;
-/// Encoded record length.
-pub const RECORD_LEN: usize = 1 + 4 + 4 + 8 + 8 + 1 + 1;
-
-impl Record {
-    /// Fixed-layout encoding.
-    pub fn encode(&self) -> [u8; RECORD_LEN] {
-        let mut b = [0u8; RECORD_LEN];
-        b[0] = RECORD_V1;
-        b[1..5].copy_from_slice(&self.reader.to_be_bytes());
-        b[5..9].copy_from_slice(&self.door.to_be_bytes());
-        b[9..17].copy_from_slice(&self.card.to_be_bytes());
-        b[17..25].copy_from_slice(&self.tag.to_be_bytes());
-        b[25] = self.decision.code();
-        b[26] = self.reason.code();
-        b
-    }
-
-    /// Decodes a stored record.
-    pub fn decode(v: &[u8]) -> Result<Record, StoreError> {
-        let bad = || StoreError::Corrupt { what: "journal" };
-        if v.len() != RECORD_LEN || v[0] != RECORD_V1 {
-            return Err(bad());
-        }
-        let u32_at = |i: usize| u32::from_be_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]);
-        let u64_at = |i: usize| u64::from_be_bytes(v[i..i + 8].try_into().unwrap_or([0; 8]));
-        Ok(Record {
-            reader: u32_at(1),
-            door: u32_at(5),
-            card: u64_at(9),
-            tag: u64_at(17),
-            decision: Decision::from_code(v[25]).ok_or_else(bad)?,
-            reason: Reason::from_code(v[26]).ok_or_else(bad)?,
-        })
-    }
-}
-
-/// A record with its journal position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Entry {
-    /// When it was journaled (µs since epoch).
-    pub time: Micros,
-    /// Sequence number.
-    pub seq: u64,
-    /// The decision.
-    pub record: Record,
-}
-
-/// Journal key: time then sequence, both big-endian, so keys sort by time.
-pub fn key(time: Micros, seq: u64) -> [u8; 16] {
-    let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&time.to_be_bytes());
-    k[8..].copy_from_slice(&seq.to_be_bytes());
-    k
-}
-
-/// What a look-up selects records by. Only cards can have a secondary
-/// index (`journal.card_index`); door and reader look-ups scan the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum By {
-    /// Card id (card problems).
-    Card,
-    /// Door (equipment troubleshooting).
-    Door,
-    /// Reader id (equipment troubleshooting).
-    Reader,
-}
-
-/// The first byte of every card index key (kept for the stored format).
-const CARD_INDEX: u8 = 1;
-
-/// Length of an index key.
-pub const INDEX_KEY_LEN: usize = 29;
-/// Offset of the time stamp in an index key.
-pub const INDEX_TIME_AT: usize = 13;
-const HOUR_MICROS: Micros = 3_600_000_000;
-
-/// Card index key: 1 ‖ hour (u32) ‖ card ‖ time ‖ sequence (29 bytes). The
-/// hour comes first so index files of different hours do not overlap:
-/// compaction moves old hours down without rewriting them, and only the
-/// current hour's entries (in card order) are ever merged.
-pub fn card_index_key(id: u64, time: Micros, seq: u64) -> [u8; INDEX_KEY_LEN] {
-    let mut k = [0u8; INDEX_KEY_LEN];
-    k[0] = CARD_INDEX;
-    k[1..5].copy_from_slice(&((time / HOUR_MICROS) as u32).to_be_bytes());
-    k[5..13].copy_from_slice(&id.to_be_bytes());
-    k[13..21].copy_from_slice(&time.to_be_bytes());
-    k[21..29].copy_from_slice(&seq.to_be_bytes());
-    k
-}
 
 /// What the writer has made durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -169,7 +65,7 @@ pub enum AppendError {
 }
 
 struct Queue {
-    items: VecDeque<(u64, Micros, Record)>,
+    items: VecDeque<(u64, Micros, Journaled)>,
     next_seq: u64,
     closed: bool,
 }
@@ -179,6 +75,17 @@ struct Shared {
     wake: Condvar,
     /// The last write failed and no write has succeeded since.
     failing: std::sync::atomic::AtomicBool,
+    /// Per controller (reader id): the highest door event journaled.
+    event_marks: dashmap::DashMap<u32, u64>,
+}
+
+const EVENT_MARK_PREFIX: &[u8] = b"events/";
+
+/// The meta key of a controller's highest journaled event.
+fn event_mark_key(reader: u32) -> Vec<u8> {
+    let mut k = EVENT_MARK_PREFIX.to_vec();
+    k.extend_from_slice(&reader.to_be_bytes());
+    k
 }
 
 /// Journal settings.
@@ -251,7 +158,22 @@ impl Journal {
             }),
             wake: Condvar::new(),
             failing: std::sync::atomic::AtomicBool::new(false),
+            event_marks: dashmap::DashMap::new(),
         });
+        for item in store.db().iterator_cf(
+            store.cf(cf::META),
+            IteratorMode::From(EVENT_MARK_PREFIX, Direction::Forward),
+        ) {
+            let (k, v) = item?;
+            let Some(r) = k.strip_prefix(EVENT_MARK_PREFIX) else {
+                break;
+            };
+            if let (Ok(r), Ok(v)) = (<[u8; 4]>::try_from(r), <[u8; 8]>::try_from(v.as_ref())) {
+                shared
+                    .event_marks
+                    .insert(u32::from_be_bytes(r), u64::from_be_bytes(v));
+            }
+        }
         let (tx, rx) = watch::channel(Committed {
             seq: next_seq - 1,
             epoch: 0,
@@ -281,7 +203,7 @@ impl Journal {
     /// Queues records; returns the ticket to wait for with
     /// [`Journal::wait_committed`] before answering. Refused while the
     /// disk is below its reserve or the journal is closed.
-    pub fn append(&self, records: &[Record]) -> Result<Ticket, AppendError> {
+    pub fn append(&self, records: &[Journaled]) -> Result<Ticket, AppendError> {
         let epoch = self.committed.borrow().epoch;
         if records.is_empty() {
             return Ok(Ticket { seq: 0, epoch });
@@ -313,7 +235,7 @@ impl Journal {
     }
 
     /// Appends, waiting for room when the queue is full (back pressure).
-    pub async fn append_wait(&self, records: &[Record]) -> Result<Ticket, AppendError> {
+    pub async fn append_wait(&self, records: &[Journaled]) -> Result<Ticket, AppendError> {
         let mut rx = self.committed.clone();
         loop {
             match self.append(records) {
@@ -377,6 +299,17 @@ impl Journal {
         }
     }
 
+    /// The highest door event of controller `reader` journaled so far (0:
+    /// none): events at or below it are acknowledged again without being
+    /// journaled twice.
+    pub fn event_mark(&self, reader: u32) -> u64 {
+        self.shared
+            .event_marks
+            .get(&reader)
+            .map(|m| *m)
+            .unwrap_or(0)
+    }
+
     /// Records waiting for the writer.
     pub fn queue_depth(&self) -> usize {
         self.shared.queue.lock().map(|q| q.items.len()).unwrap_or(0)
@@ -406,7 +339,8 @@ impl Journal {
         self.scan(from.max(self.cutoff()), to, None, limit, |_| true)
     }
 
-    /// Records for one card, door or reader stamped in `[from, to)` (never
+    /// Decisions of one card, or decisions and door events of one door or
+    /// reader, stamped in `[from, to)` (never
     /// older than the retention window), oldest first, starting after
     /// `after` (a previous page's last `(time, seq)`), at most `limit`.
     pub fn read_by(
@@ -421,9 +355,11 @@ impl Journal {
         let from = from.max(self.cutoff());
         match by {
             By::Card if self.opts.card_index => self.seek_card(id, from, to, after, limit),
-            By::Card => self.scan(from, to, after, limit, |r| r.card == id),
-            By::Door => self.scan(from, to, after, limit, |r| u64::from(r.door) == id),
-            By::Reader => self.scan(from, to, after, limit, |r| u64::from(r.reader) == id),
+            By::Card => self.scan(from, to, after, limit, |j| {
+                j.decision().is_some_and(|r| r.card == id)
+            }),
+            By::Door => self.scan(from, to, after, limit, |j| u64::from(j.door()) == id),
+            By::Reader => self.scan(from, to, after, limit, |j| u64::from(j.reader()) == id),
         }
     }
 
@@ -439,8 +375,9 @@ impl Journal {
     ) -> Result<Vec<Entry>, StoreError> {
         let from = from.max(self.cutoff());
         if !self.opts.card_index {
-            return self.scan(from, to, None, limit, |r| {
-                r.card != 0 && cards.contains(&r.card)
+            return self.scan(from, to, None, limit, |j| {
+                j.decision()
+                    .is_some_and(|r| r.card != 0 && cards.contains(&r.card))
             });
         }
         let mut all = Vec::new();
@@ -500,7 +437,7 @@ impl Journal {
                     out.push(Entry {
                         time,
                         seq,
-                        record: Record::decode(&v)?,
+                        item: Journaled::decode(&v)?,
                     });
                 }
             }
@@ -517,7 +454,7 @@ impl Journal {
         to: Micros,
         after: Option<(Micros, u64)>,
         limit: usize,
-        keep: impl Fn(&Record) -> bool,
+        keep: impl Fn(&Journaled) -> bool,
     ) -> Result<Vec<Entry>, StoreError> {
         let (t, s) = Self::resume(from, after);
         let start = key(t, s);
@@ -531,14 +468,14 @@ impl Journal {
             if time >= to || out.len() >= limit {
                 break;
             }
-            let record = Record::decode(&v)?;
-            if keep(&record) {
+            let item = Journaled::decode(&v)?;
+            if keep(&item) {
                 let seq = k
                     .get(8..16)
                     .and_then(|s| <[u8; 8]>::try_from(s).ok())
                     .map(u64::from_be_bytes)
                     .ok_or(StoreError::Corrupt { what: "journal" })?;
-                out.push(Entry { time, seq, record });
+                out.push(Entry { time, seq, item });
             }
         }
         Ok(out)
@@ -659,132 +596,5 @@ impl Journal {
         self.metrics.retention_runs.increment(1);
         self.refresh_oldest_gauge();
         Ok(())
-    }
-}
-
-fn writer_loop(
-    shared: Arc<Shared>,
-    store: Store,
-    opts: JournalOptions,
-    metrics: Arc<Metrics>,
-    space: Arc<Space>,
-    committed: watch::Sender<Committed>,
-) {
-    let mut wopts = WriteOptions::default();
-    wopts.set_sync(opts.sync);
-    let mut batch_items: Vec<(u64, Micros, Record)> = Vec::with_capacity(opts.max_batch);
-    let fail = |why: &str| {
-        metrics.journal_errors.increment(1);
-        if !shared.failing.swap(true, Ordering::SeqCst) {
-            tracing::error!(
-                error = why,
-                "journal write failed; decisions are refused until writes succeed again"
-            );
-        }
-        committed.send_modify(|c| c.epoch += 1);
-    };
-    loop {
-        {
-            let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
-            while q.items.is_empty() && !q.closed {
-                if shared.failing.load(Ordering::SeqCst) {
-                    // Probe once a second: a journal that refuses decisions
-                    // gets no traffic to find out it has recovered.
-                    let (g, t) = shared
-                        .wake
-                        .wait_timeout(q, std::time::Duration::from_secs(1))
-                        .unwrap_or_else(|p| p.into_inner());
-                    q = g;
-                    if t.timed_out() && q.items.is_empty() {
-                        drop(q);
-                        if space.journal_allowed() && probe(&store).is_ok() {
-                            shared.failing.store(false, Ordering::SeqCst);
-                            tracing::info!("journal writes succeed again; decisions resume");
-                        }
-                        q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
-                    }
-                } else {
-                    q = shared.wake.wait(q).unwrap_or_else(|p| p.into_inner());
-                }
-            }
-            if q.items.is_empty() && q.closed {
-                return;
-            }
-            let n = q.items.len().min(opts.max_batch);
-            batch_items.extend(q.items.drain(..n));
-            metrics.journal_queue.set(q.items.len() as f64);
-        }
-        if !space.journal_allowed() {
-            // Appended just before the reserve was reached: not written,
-            // not answered.
-            fail("data directory below its free-space reserve");
-            batch_items.clear();
-            continue;
-        }
-        let started = Instant::now();
-        let mut batch = WriteBatch::default();
-        let cfh = store.cf(cf::JOURNAL);
-        let idx = store.cf(cf::JOURNAL_INDEX);
-        for (seq, time, rec) in &batch_items {
-            batch.put_cf(cfh, key(*time, *seq), rec.encode());
-            // Optionally, card look-ups are indexed: one entry per known
-            // card. Otherwise (the default) every look-up scans the window,
-            // which keeps the writer at full speed.
-            if opts.card_index && rec.card != 0 {
-                batch.put_cf(idx, card_index_key(rec.card, *time, *seq), []);
-            }
-        }
-        let last = batch_items.last().map(|i| i.0).unwrap_or(0);
-        match store.db().write_opt(batch, &wopts) {
-            Ok(()) => {
-                metrics
-                    .journal_commit_seconds
-                    .record(started.elapsed().as_secs_f64());
-                metrics.journal_batch.record(batch_items.len() as f64);
-                metrics.journal_records.increment(batch_items.len() as u64);
-                committed.send_modify(|c| c.seq = c.seq.max(last));
-                if shared.failing.swap(false, Ordering::SeqCst) {
-                    tracing::info!("journal writes succeed again; decisions resume");
-                }
-            }
-            Err(e) => fail(e.as_ref()),
-        }
-        batch_items.clear();
-    }
-}
-
-/// A tiny write through the same WAL, to learn whether writes succeed.
-fn probe(store: &Store) -> Result<(), StoreError> {
-    store
-        .db()
-        .put_cf(store.cf(cf::META), b"journal/probe", [])?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn record_round_trip_and_garbage() {
-        let r = Record {
-            reader: 3,
-            door: 4,
-            card: 5,
-            tag: 6,
-            decision: Decision::Deny,
-            reason: Reason::Revoked,
-        };
-        assert_eq!(Record::decode(&r.encode()).unwrap(), r);
-        assert!(Record::decode(&r.encode()[1..]).is_err());
-        let mut bad = r.encode();
-        bad[26] = 200;
-        assert!(Record::decode(&bad).is_err());
-    }
-
-    #[test]
-    fn keys_sort_by_time() {
-        assert!(key(1, 99) < key(2, 0));
-        assert!(key(5, 1) < key(5, 2));
     }
 }
