@@ -12,7 +12,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/portcullis/target
 export ROCKSDB_LIB_DIR ?= $(shell dirname "$$(dpkg -L librocksdb-dev 2>/dev/null | grep 'librocksdb\.so$$' | head -1)" 2>/dev/null)
 
 BIN := $(CARGO_TARGET_DIR)/release/portcullis
-DEB_PACKAGES := librocksdb-dev libclang-dev pkg-config build-essential curl ca-certificates
+DEB_PACKAGES := librocksdb-dev libclang-dev pkg-config build-essential curl ca-certificates prometheus
 
 .PHONY: help deps build run test bench compare load clean-data
 

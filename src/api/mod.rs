@@ -176,6 +176,12 @@ operations! {
     /// The backups on disk.
     BackupList: Get "/v1/backups" => "backup.list" [SecurityOffice, Auditor];
 
+    /// Door alarms in force (forced or held open, tamper, reader offline),
+    /// with who to call.
+    AlarmsList: Get "/v1/alarms" => "alarms.list" [SecurityOffice];
+    /// Acknowledge an alarm (it stays until the door reports it over).
+    AlarmAck: Post "/v1/alarms/{door}/{kind}/ack" => "alarm.ack" [SecurityOffice];
+
     /// Registered readers.
     ReadersList: Get "/v1/readers" => "readers.list" [SecurityOffice];
     /// Register a reader or replace its doors.

@@ -2,7 +2,9 @@
 //! TLS, RocksDB in a temporary directory. One test binary (ripgrep style).
 
 mod admin;
+mod alerts;
 mod common;
+mod doors;
 mod faults;
 mod investigations;
 mod lifecycle;

@@ -48,6 +48,9 @@ pub enum Command {
     /// Access levels (door groups, schedules, levels, holidays).
     #[command(subcommand)]
     Access(AccessCmd),
+    /// Door alarms: those in force, and acknowledging one.
+    #[command(subcommand)]
+    Alarms(AlarmsCmd),
     /// Certificates: revoke one (staff or reader), list the revoked.
     #[command(subcommand)]
     Cert(CertCmd),
@@ -615,6 +618,26 @@ pub enum BackupCmd {
     },
     /// List the backups.
     List {
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AlarmsCmd {
+    /// Alarms in force, with who to call.
+    List {
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// Acknowledge an alarm (it stays until the door reports it over).
+    Ack {
+        /// The door.
+        #[arg(long)]
+        door: u32,
+        /// forced_open, held_open, tamper or reader_offline.
+        #[arg(long)]
+        kind: String,
         #[command(flatten)]
         admin: AdminOpts,
     },

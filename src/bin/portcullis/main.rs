@@ -59,6 +59,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Access(cmd) => common::block_on(access::run(cmd)),
         Command::Dlc(cmd) => common::block_on(access::dlc(cmd)),
         Command::Cert(cmd) => common::block_on(certs::run(cmd)),
+        Command::Alarms(cmd) => common::block_on(readers::alarms(cmd)),
         Command::RotateKeys { admin } => common::block_on(access::rotate(admin)),
         Command::Audit { limit, admin } => common::block_on(trails::audit(limit, admin)),
         Command::Police(cmd) => police::run(cmd),

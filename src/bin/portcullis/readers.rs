@@ -11,7 +11,7 @@ use portcullis::protocol::{tls, Frame};
 use serde_json::Value;
 
 use crate::common::print;
-use crate::flags::ReaderCmd;
+use crate::flags::{AlarmsCmd, ReaderCmd};
 
 pub async fn run(cmd: ReaderCmd) -> Result<()> {
     match cmd {
@@ -56,4 +56,18 @@ pub async fn run(cmd: ReaderCmd) -> Result<()> {
             }
         }
     }
+}
+
+pub async fn alarms(cmd: AlarmsCmd) -> Result<()> {
+    let v: Value = match cmd {
+        AlarmsCmd::List { admin } => admin.client()?.call(Op::AlarmsList, &[]).expect().await?,
+        AlarmsCmd::Ack { door, kind, admin } => {
+            admin
+                .client()?
+                .call(Op::AlarmAck, &[&door, &kind])
+                .expect()
+                .await?
+        }
+    };
+    print(&v)
 }

@@ -173,6 +173,8 @@ fn handler(op: Op) -> MethodRouter<Arc<Shared>> {
         Op::CertRevokedList => on(f, readers::revoked_certificates),
         Op::BackupCreate => on(f, trails::create_backup),
         Op::BackupList => on(f, trails::backups),
+        Op::AlarmsList => on(f, readers::alarms),
+        Op::AlarmAck => on(f, readers::ack_alarm),
         Op::ReadersList => on(f, readers::list),
         Op::ReaderRegister => on(f, readers::register),
         Op::ReaderRemove => on(f, readers::remove),

@@ -96,3 +96,46 @@ pub async fn revoked_certificates(State(s): AppState) -> ApiResult {
     let list = super::read(&s, |s| Ok(crate::records::revocations::list(&s.store)?)).await?;
     Ok(Json(list).into_response())
 }
+
+/// `GET /v1/alarms`
+pub async fn alarms(State(s): AppState) -> ApiResult {
+    Ok(Json(s.alarms.list()).into_response())
+}
+
+/// `POST /v1/alarms/{door}/{kind}/ack`
+pub async fn ack_alarm(
+    caller: Caller,
+    State(s): AppState,
+    Path((door, kind)): Path<(u32, String)>,
+) -> ApiResult {
+    let Some(kind) = crate::protocol::DoorEventKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == kind)
+    else {
+        return Err(ApiError::invalid(
+            "kind is forced_open, held_open, tamper or reader_offline",
+        ));
+    };
+    let a = ledger::commit(&s, move |s| {
+        let Some(mut a) = s.alarms.get(door, kind) else {
+            return Err(ApiError::not_found(format!(
+                "no {} alarm in force at door {door}",
+                kind.as_str()
+            )));
+        };
+        let now = s.clock.now_micros();
+        a.acknowledged_by = Some(caller.id.name.clone());
+        a.acknowledged_at = Some(crate::clock::rfc3339(now));
+        let entry = caller.audit(
+            now,
+            format!("door:{door}"),
+            json!({ "kind": kind.as_str() }),
+        );
+        let change = Change::at(now)
+            .with(Effect::AlarmSet(a.clone()))
+            .audited(entry);
+        Ok((change, a))
+    })
+    .await?;
+    Ok(Json(a).into_response())
+}
