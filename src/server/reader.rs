@@ -290,6 +290,10 @@ impl Session {
                                 request_id: e.event_id as u32,
                                 code: ErrorCode::DoorNotAssigned,
                             });
+                            // Covered by the acknowledgement: resending it
+                            // would only be refused again.
+                            last_event = last_event.max(e.event_id);
+                            ack = Some(last_event);
                             continue;
                         }
                         // Resent after a lost acknowledgement: acknowledged

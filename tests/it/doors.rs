@@ -78,6 +78,11 @@ async fn door_events_become_alarms_and_are_journaled_once() {
             code: ErrorCode::DoorNotAssigned
         })
     );
+    // ... and covered by the acknowledgement, so it is not resent forever.
+    assert_eq!(
+        r.recv().await.unwrap(),
+        Some(Frame::EventAck { event_id: 2 })
+    );
 
     // The security office acknowledges; the alarm stays until it is over.
     let (s, v) = h

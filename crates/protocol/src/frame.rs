@@ -34,6 +34,11 @@ pub mod ty {
 /// Credential type code for a 128-bit random access number.
 pub const CRED_RANDOM128: u8 = 0x01;
 
+/// Credential type a door controller sends for a card format it does not
+/// translate (a Wiegand read, say). Reserved: the appliance answers it
+/// DENY `unsupported_format`, and the card's bytes are never sent.
+pub const CRED_OTHER: u8 = 0xFE;
+
 /// A credential as presented by a reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Credential {
