@@ -12,9 +12,15 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/portcullis/target
 export ROCKSDB_LIB_DIR ?= $(shell dirname "$$(dpkg -L librocksdb-dev 2>/dev/null | grep 'librocksdb\.so$$' | head -1)" 2>/dev/null)
 
 BIN := $(CARGO_TARGET_DIR)/release/portcullis
-DEB_PACKAGES := librocksdb-dev libclang-dev pkg-config build-essential curl ca-certificates prometheus
+DEB_PACKAGES := librocksdb-dev libclang-dev pkg-config build-essential curl ca-certificates prometheus git python3 python3-venv
 
-.PHONY: help deps build run test bench compare load clean-data
+# Test peers (an OSDP reader from PyPI libosdp, ...) live in a virtual
+# environment outside the clone, rebuilt when tests/peers/requirements.txt
+# changes.
+VENV := $(HOME)/.cache/portcullis/venv
+export PORTCULLIS_PEER_PYTHON := $(VENV)/bin/python
+
+.PHONY: help deps peers build run test bench compare load clean-data
 
 help:
 	@echo "make run      install what is missing, generate the dev PKI, start the appliance, issue a demo card"
@@ -32,6 +38,14 @@ deps:
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs) and re-run"; exit 1; }
+
+## The test peers' virtual environment.
+peers: deps $(VENV)/.installed
+
+$(VENV)/.installed: tests/peers/requirements.txt
+	@[ -x "$(VENV)/bin/python" ] || /usr/bin/python3 -m venv "$(VENV)"
+	"$(VENV)/bin/pip" install -q --disable-pip-version-check -r tests/peers/requirements.txt
+	@cp tests/peers/requirements.txt "$@"
 
 build: deps
 	cargo build --release --bin portcullis
@@ -64,7 +78,7 @@ run: build
 	wait $$pid
 
 ## Every test (unit and integration, over real mTLS).
-test: deps
+test: deps peers
 	cargo test --workspace
 
 bench: deps

@@ -4,6 +4,7 @@
 mod admin;
 mod alerts;
 mod common;
+mod door_controller;
 mod doors;
 mod faults;
 mod investigations;
