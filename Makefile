@@ -12,6 +12,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/portcullis/target
 export ROCKSDB_LIB_DIR ?= $(shell dirname "$$(dpkg -L librocksdb-dev 2>/dev/null | grep 'librocksdb\.so$$' | head -1)" 2>/dev/null)
 
 BIN := $(CARGO_TARGET_DIR)/release/portcullis
+DOOR_BIN := $(CARGO_TARGET_DIR)/release/portcullis-door
 DEB_PACKAGES := librocksdb-dev libclang-dev pkg-config build-essential curl ca-certificates prometheus git python3 python3-venv
 
 # Test peers (an OSDP reader from PyPI libosdp, ...) live in a virtual
@@ -20,12 +21,14 @@ DEB_PACKAGES := librocksdb-dev libclang-dev pkg-config build-essential curl ca-c
 VENV := $(HOME)/.cache/portcullis/venv
 export PORTCULLIS_PEER_PYTHON := $(VENV)/bin/python
 
-.PHONY: help deps peers build run test bench compare load clean-data
+.PHONY: help deps peers build build-doors run doors test bench bench-doors compare load clean-data
 
 help:
 	@echo "make run      install what is missing, generate the dev PKI, start the appliance, issue a demo card"
 	@echo "make test     install what is missing and run every test"
+	@echo "make doors    the appliance, a door controller and two simulated OSDP readers: a card opens a door, a forced door raises an alarm"
 	@echo "make bench    criterion benchmarks"
+	@echo "make bench-doors  card read to strike command, 64 OSDP readers (see docs/PERFORMANCE.md)"
 	@echo "make compare  Portcullis vs Redis with TLS, side by side (see docs/PERFORMANCE.md)"
 
 ## Debian packages and the Rust toolchain.
@@ -51,6 +54,19 @@ build: deps
 	cargo build --release --bin portcullis
 	@ln -sf "$(BIN)" ./portcullis
 
+build-doors: deps
+	cargo build --release -p portcullis -p portcullis-door
+	@ln -sf "$(BIN)" ./portcullis
+	@ln -sf "$(DOOR_BIN)" ./portcullis-door
+
+## The doors demo (in ./door-demo, its own ports; see crates/door/demo).
+doors: build-doors peers
+	bash crates/door/demo/doors.sh
+
+## Card read at the reader to strike command at the reader, 64 readers.
+bench-doors: build-doors peers
+	bash benches/doors.sh
+
 ## Start the appliance on its embedded defaults (loopback, certs/, data/, keys/).
 run: build
 	@set -euo pipefail; \
@@ -68,7 +84,7 @@ run: build
 	./portcullis holder show --holder 1 >/dev/null 2>&1 || ./portcullis holder create --id-number 900000001 \
 	  --last-name Demo --first-name Cardholder --status registered --department Demonstration --affiliation student >/dev/null; \
 	./portcullis holder levels --holder 1 --levels demo >/dev/null; \
-	number=$$(./portcullis card replace --holder 1 | awk '/access number/ {print $$NF}'); \
+	number=$$({ ./portcullis card replace --holder 1 2>/dev/null || ./portcullis card issue --holder 1; } | awk '/access number/ {print $$NF}'); \
 	echo; \
 	echo "Portcullis is running: readers 127.0.0.1:7443, admin 127.0.0.1:7444, metrics http://127.0.0.1:9477/metrics"; \
 	echo "Demo card issued. In another terminal, in this directory:"; \

@@ -41,6 +41,13 @@ from osdp import (Capability, CardFormat, Channel, Command, Event, LogLevel,
 OUT = threading.Lock()
 T0 = time.monotonic()
 
+# The 3.2.9 binding releases one reference to None more than it takes each
+# time a command handler returns (sys.getrefcount(None) falls by one per
+# command), and Python 3.11 aborts ("none_dealloc") once None's count
+# reaches zero: a few thousand commands. Each handled command pays the
+# reference back here.
+NONE_DEBT = []
+
 
 def emit(obj):
     obj.setdefault("t", round(time.monotonic() - T0, 6))
@@ -157,6 +164,7 @@ class Reader:
 
     def on_command(self, cmd):
         # Runs on the PD's refresh thread: never submit events from here.
+        NONE_DEBT.append(None)
         now = time.monotonic()
         if cmd.get("command") == Command.Output:
             with self.cv:
