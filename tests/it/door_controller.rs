@@ -67,10 +67,16 @@ struct Readers {
 
 impl Readers {
     fn start(key: &str, count: usize, pty: bool) -> Self {
+        Self::start_at(key, count, pty, 0)
+    }
+
+    /// Readers on TCP ports from `port` (0: any free ones).
+    fn start_at(key: &str, count: usize, pty: bool, port: u16) -> Self {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/osdp_reader.py");
         let mut cmd = Command::new(python());
         cmd.arg(script)
             .args(["--scbk", key, "--count", &count.to_string()])
+            .args(["--port", &port.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -701,4 +707,35 @@ async fn with_the_appliance_killed_doors_fail_secure_and_events_arrive_in_order_
         "the six newest, in order"
     );
     assert!(events.windows(2).all(|w| w[0].0 < w[1].0), "{events:?}");
+}
+
+#[tokio::test]
+async fn a_lost_reader_is_reported_and_returns_by_itself() {
+    let (site, p) = Site::new().await;
+    let readers = Readers::start(KEY, 1, false);
+    let port = readers.endpoints[0].clone();
+    let cfg = site.config(&[(1, tcp(&port))], 100);
+    let c = Controller::start(&cfg, &site.log());
+    c.until_metric("portcullis_controller_readers_usable", |v| v == 1.0)
+        .await;
+    // The reader's power is cut.
+    drop(readers);
+    c.until_metric("portcullis_controller_readers_usable", |v| v == 0.0)
+        .await;
+    until_alarms(&site.h, &p, &[(1, "reader_offline")]).await;
+    // Back, on the same port: a new session without a restart, the alarm
+    // over, and the door works.
+    let mut readers = Readers::start_at(KEY, 1, false, port.parse().unwrap());
+    c.until_metric("portcullis_controller_readers_usable", |v| v == 1.0)
+        .await;
+    until_alarms(&site.h, &p, &[]).await;
+    readers.commands(0, 0.3);
+    readers.send(&format!("card 0 {}", site.number));
+    let cmds = readers.commands(0, 1.0);
+    assert!(cmds.first().is_some_and(|c| is(c, CMD_OUTPUT)), "{cmds:?}");
+    assert!(
+        c.metric("portcullis_controller_reader_sessions_failed_total{cause=\"lost\"}")
+            .await
+            >= 1.0
+    );
 }
