@@ -39,6 +39,7 @@ fn journal_append(c: &mut Criterion) {
                     retention: RETENTION,
                     card_index,
                     write_buffer: 64 << 20,
+                    node: 0,
                 },
                 Arc::new(Metrics::new()),
                 Arc::new(Space::new(dir.path(), 1, 2, 0)),

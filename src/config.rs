@@ -78,6 +78,55 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Online backups.
     pub backup: BackupConfig,
+    /// Several appliances sharing their state through NATS JetStream.
+    /// Empty `nats`: this appliance runs alone.
+    pub cluster: ClusterConfig,
+}
+
+/// Several appliances sharing one change log and their journals through
+/// NATS JetStream (see docs/CLUSTER.md).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// NATS server URLs (`nats://host:port`); empty: no cluster.
+    pub nats: Vec<String>,
+    /// This appliance's name in the cluster: unique, 1–32 of
+    /// `[a-z0-9-]`.
+    pub name: String,
+    /// This appliance's number in the cluster, 1–255, unique: it keeps the
+    /// journal positions of different appliances apart.
+    pub node: u8,
+    /// Replicas of each stream (3 survives the loss of one NATS server).
+    pub replicas: usize,
+    /// How long a change may wait for the stream's acknowledgement before
+    /// it is refused.
+    pub commit_timeout_ms: u64,
+    /// The replicated journal's age limit in seconds; 0: the journal's
+    /// retention window. It can shorten the window, never lengthen it.
+    pub journal_max_age_secs: u64,
+    /// Stream name prefix (tests give each cluster its own).
+    pub stream_prefix: String,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            nats: Vec::new(),
+            name: String::new(),
+            node: 0,
+            replicas: 3,
+            commit_timeout_ms: 5_000,
+            journal_max_age_secs: 0,
+            stream_prefix: "PORTCULLIS".into(),
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// Whether this appliance is part of a cluster.
+    pub fn enabled(&self) -> bool {
+        !self.nats.is_empty()
+    }
 }
 
 /// Online backups.
@@ -310,6 +359,7 @@ impl Default for Config {
             investigations: InvestigationsConfig::default(),
             storage: StorageConfig::default(),
             backup: BackupConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -586,6 +636,49 @@ impl Config {
                 "admin.max_body",
                 "must be between 1024 and 16777216",
             ));
+        }
+        let c = &self.cluster;
+        if c.enabled() {
+            let name_ok = !c.name.is_empty()
+                && c.name.len() <= 32
+                && c.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !name_ok {
+                return Err(invalid(
+                    "cluster.name",
+                    "must be 1-32 characters of a-z, 0-9 and '-', unique in the cluster",
+                ));
+            }
+            if c.node == 0 {
+                return Err(invalid("cluster.node", "must be 1-255, unique in the cluster"));
+            }
+            if !(1..=5).contains(&c.replicas) {
+                return Err(invalid("cluster.replicas", "must be 1-5"));
+            }
+            if c.commit_timeout_ms < 100 {
+                return Err(invalid("cluster.commit_timeout_ms", "must be at least 100"));
+            }
+            if c.journal_max_age_secs > u64::from(j.retention_days) * 86_400 {
+                return Err(invalid(
+                    "cluster.journal_max_age_secs",
+                    "can shorten the journal's retention window, never lengthen it",
+                ));
+            }
+            let prefix_ok = !c.stream_prefix.is_empty()
+                && c.stream_prefix.len() <= 32
+                && c.stream_prefix
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            if !prefix_ok {
+                return Err(invalid(
+                    "cluster.stream_prefix",
+                    "must be 1-32 characters of A-Z, 0-9 and '_'",
+                ));
+            }
+            if c.nats.iter().any(|u| !u.starts_with("nats://")) {
+                return Err(invalid("cluster.nats", "URLs look like nats://host:port"));
+            }
         }
         Ok(())
     }

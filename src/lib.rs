@@ -11,6 +11,8 @@
 //!   map and the access levels; no I/O.
 //! - [`records`]: cards, cardholders and readers: their rules and their
 //!   storage.
+//! - [`cluster`]: several appliances sharing one change log and their
+//!   journals through NATS JetStream (optional).
 //! - [`police`] and [`lookup`]: the purpose-bound use of the access log
 //!   (signed police requests, access resolution, limits, cursors).
 //! - [`store`]: RocksDB, the decision journal with its 14-day erasure, and
@@ -26,6 +28,7 @@ pub mod api;
 pub mod app;
 pub mod client;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod crypto;
 pub(crate) mod ledger;

@@ -77,6 +77,26 @@ pub mod name {
     pub const ALARM_UPDATES_DROPPED: &str = "portcullis_alarm_updates_dropped_total";
     /// Scheduled erasures skipped for lack of free space.
     pub const RETENTION_SKIPPED: &str = "portcullis_journal_retention_skipped_total";
+    /// 1 while connected to NATS (clustered appliances only).
+    pub const CLUSTER_CONNECTED: &str = "portcullis_cluster_connected";
+    /// Changes on the cluster's log not yet applied by this appliance.
+    pub const CLUSTER_BEHIND: &str = "portcullis_cluster_changes_behind";
+    /// The last position of the cluster's change log applied here.
+    pub const CLUSTER_APPLIED: &str = "portcullis_cluster_applied_position";
+    /// Changes decided again because another appliance committed first.
+    pub const CLUSTER_CONFLICTS: &str = "portcullis_cluster_commit_conflicts_total";
+    /// Admin changes refused because the cluster could not be reached or did not confirm.
+    pub const CLUSTER_REFUSED: &str = "portcullis_cluster_changes_refused_total";
+    /// Records journaled here and not yet in the replicated journal.
+    pub const CLUSTER_JOURNAL_UNREPLICATED: &str = "portcullis_cluster_journal_unreplicated_records";
+    /// Age of the oldest record journaled here and not yet replicated.
+    pub const CLUSTER_JOURNAL_LAG: &str = "portcullis_cluster_journal_lag_seconds";
+    /// Records of this appliance copied to the replicated journal.
+    pub const CLUSTER_JOURNAL_REPLICATED: &str = "portcullis_cluster_journal_replicated_total";
+    /// Records of other appliances imported into this journal.
+    pub const CLUSTER_JOURNAL_IMPORTED: &str = "portcullis_cluster_journal_imported_total";
+    /// Age of the oldest record in the replicated journal (erased at the retention window).
+    pub const CLUSTER_JOURNAL_OLDEST_AGE: &str = "portcullis_cluster_journal_oldest_age_seconds";
 }
 
 /// TLS handshake failure reasons (a fixed set: labels never carry input).
@@ -149,6 +169,26 @@ pub struct Metrics {
     pub doors_in_alarm: Gauge,
     /// See [`name::ALARM_UPDATES_DROPPED`].
     pub alarm_updates_dropped: Counter,
+    /// See [`name::CLUSTER_CONNECTED`].
+    pub cluster_connected: Gauge,
+    /// See [`name::CLUSTER_BEHIND`].
+    pub cluster_behind: Gauge,
+    /// See [`name::CLUSTER_APPLIED`].
+    pub cluster_applied: Gauge,
+    /// See [`name::CLUSTER_CONFLICTS`].
+    pub cluster_conflicts: Counter,
+    /// See [`name::CLUSTER_REFUSED`].
+    pub cluster_refused: Counter,
+    /// See [`name::CLUSTER_JOURNAL_UNREPLICATED`].
+    pub cluster_journal_unreplicated: Gauge,
+    /// See [`name::CLUSTER_JOURNAL_LAG`].
+    pub cluster_journal_lag: Gauge,
+    /// See [`name::CLUSTER_JOURNAL_REPLICATED`].
+    pub cluster_journal_replicated: Counter,
+    /// See [`name::CLUSTER_JOURNAL_IMPORTED`].
+    pub cluster_journal_imported: Counter,
+    /// See [`name::CLUSTER_JOURNAL_OLDEST_AGE`].
+    pub cluster_journal_oldest_age: Gauge,
     door_events: [Counter; DoorEventKind::ALL.len()],
     door_alarms: [Gauge; DoorEventKind::ALL.len()],
     /// See [`name::CREDENTIALS`].
@@ -352,6 +392,66 @@ impl Metrics {
             0,
         );
         describe(
+            name::CLUSTER_CONNECTED,
+            None,
+            "1 while connected to NATS (clustered appliances only).",
+            1,
+        );
+        describe(
+            name::CLUSTER_BEHIND,
+            None,
+            "Changes on the cluster's log not yet applied by this appliance.",
+            1,
+        );
+        describe(
+            name::CLUSTER_APPLIED,
+            None,
+            "The last position of the cluster's change log applied here.",
+            1,
+        );
+        describe(
+            name::CLUSTER_CONFLICTS,
+            None,
+            "Changes decided again because another appliance committed first.",
+            0,
+        );
+        describe(
+            name::CLUSTER_REFUSED,
+            None,
+            "Admin changes refused because the cluster could not be reached or did not confirm.",
+            0,
+        );
+        describe(
+            name::CLUSTER_JOURNAL_UNREPLICATED,
+            None,
+            "Records journaled here and not yet in the replicated journal.",
+            1,
+        );
+        describe(
+            name::CLUSTER_JOURNAL_LAG,
+            None,
+            "Age of the oldest record journaled here and not yet replicated.",
+            1,
+        );
+        describe(
+            name::CLUSTER_JOURNAL_REPLICATED,
+            None,
+            "Records of this appliance copied to the replicated journal.",
+            0,
+        );
+        describe(
+            name::CLUSTER_JOURNAL_IMPORTED,
+            None,
+            "Records of other appliances imported into this journal.",
+            0,
+        );
+        describe(
+            name::CLUSTER_JOURNAL_OLDEST_AGE,
+            None,
+            "Age of the oldest record in the replicated journal (erased at the retention window).",
+            1,
+        );
+        describe(
             name::RETENTION_SKIPPED,
             None,
             "Scheduled erasures of expired journal records skipped for lack of free space.",
@@ -428,6 +528,16 @@ impl Metrics {
             storage_critical: gauge(name::STORAGE_CRITICAL),
             doors_in_alarm: gauge(name::DOORS_IN_ALARM),
             alarm_updates_dropped: counter(name::ALARM_UPDATES_DROPPED, vec![]),
+            cluster_connected: gauge(name::CLUSTER_CONNECTED),
+            cluster_behind: gauge(name::CLUSTER_BEHIND),
+            cluster_applied: gauge(name::CLUSTER_APPLIED),
+            cluster_conflicts: counter(name::CLUSTER_CONFLICTS, vec![]),
+            cluster_refused: counter(name::CLUSTER_REFUSED, vec![]),
+            cluster_journal_unreplicated: gauge(name::CLUSTER_JOURNAL_UNREPLICATED),
+            cluster_journal_lag: gauge(name::CLUSTER_JOURNAL_LAG),
+            cluster_journal_replicated: counter(name::CLUSTER_JOURNAL_REPLICATED, vec![]),
+            cluster_journal_imported: counter(name::CLUSTER_JOURNAL_IMPORTED, vec![]),
+            cluster_journal_oldest_age: gauge(name::CLUSTER_JOURNAL_OLDEST_AGE),
             door_events: DoorEventKind::ALL
                 .map(|k| counter(name::DOOR_EVENTS, labels(&[("kind", k.as_str())]))),
             door_alarms: DoorEventKind::ALL.map(|k| {

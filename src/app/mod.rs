@@ -45,6 +45,9 @@ pub enum StartError {
     /// Access-level or record-key set-up failed.
     #[error("{0}")]
     Access(String),
+    /// The cluster link could not be set up.
+    #[error("{0}")]
+    Cluster(String),
     /// A listener could not bind.
     #[error("cannot listen on {addr}: {cause}")]
     Bind {
@@ -116,12 +119,22 @@ impl Appliance {
         )?;
         let metrics = Arc::new(Metrics::new());
 
+        let cluster = if config.cluster.enabled() {
+            Some(
+                crate::cluster::Cluster::connect(&config.cluster)
+                    .await
+                    .map_err(|e| StartError::Cluster(e.to_string()))?,
+            )
+        } else {
+            None
+        };
         let (alarm_tx, mut alarm_rx) = tokio::sync::mpsc::channel(10_000);
         // Loading millions of cards is blocking work: not on the reactor.
         let core = {
             let config = config.clone();
             let clock = clock.clone();
             let metrics = metrics.clone();
+            let cluster = cluster.clone();
             tokio::task::spawn_blocking(move || -> Result<Shared, StartError> {
                 let retention = config.retention().as_micros() as u64;
                 // A damaged database is refused before RocksDB's recovery
@@ -167,6 +180,11 @@ impl Appliance {
                         retention,
                         card_index: config.journal.card_index,
                         write_buffer: config.journal.write_buffer_mb << 20,
+                        node: if config.cluster.enabled() {
+                            config.cluster.node
+                        } else {
+                            0
+                        },
                     },
                     metrics.clone(),
                     space.clone(),
@@ -175,7 +193,7 @@ impl Appliance {
                 let alarms = crate::records::alarms::Alarms::load(&store)?;
                 Ok(Shared::new(
                     config, clock, store, cards, readers, access, holders, journal, ledger, space,
-                    revoked, alarms, alarm_tx, metrics,
+                    revoked, alarms, alarm_tx, metrics, cluster,
                 ))
             })
             .await
@@ -225,6 +243,9 @@ impl Appliance {
                     core.metrics.upkeep();
                 }
             }));
+        }
+        if let Some(c) = &core.cluster {
+            tasks.extend(c.spawn(core.clone(), stop_rx.clone()));
         }
         core.alarm_gauges();
         // Door events become alarms, one at a time and in order, through

@@ -61,6 +61,8 @@ pub struct Shared {
     pub journal: Journal,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// The cluster link, when this appliance is one of several.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
     draining: AtomicBool,
 }
 
@@ -131,6 +133,7 @@ impl Shared {
         alarms: crate::records::alarms::Alarms,
         alarm_events: tokio::sync::mpsc::Sender<(String, crate::protocol::DoorEvent)>,
         metrics: Arc<Metrics>,
+        cluster: Option<Arc<crate::cluster::Cluster>>,
     ) -> Self {
         Self {
             pager: crate::lookup::cursor::Pager::new(),
@@ -151,6 +154,7 @@ impl Shared {
             alarms,
             alarm_events,
             metrics,
+            cluster,
             draining: AtomicBool::new(false),
         }
     }
@@ -216,20 +220,28 @@ impl Shared {
     }
 
     /// Why the appliance should not receive traffic (empty when ready).
-    pub fn readiness(&self) -> Vec<&'static str> {
-        let mut p = Vec::new();
+    pub fn readiness(&self) -> Vec<String> {
+        let mut p: Vec<String> = Vec::new();
         if self.draining.load(Ordering::SeqCst) {
-            p.push("shutting down");
+            p.push("shutting down".into());
         }
         if let Some(why) = self.journal.problem() {
-            p.push(why);
+            p.push(why.into());
         }
         if !self.space.admin_allowed() {
-            p.push("data directory nearly full: admin changes are refused");
+            p.push("data directory nearly full: admin changes are refused".into());
         }
         if self.gates.reader.exhausted() {
-            p.push("reader listener at max_connections (new readers are refused)");
+            p.push("reader listener at max_connections (new readers are refused)".into());
+        }
+        if let Some(c) = &self.cluster {
+            p.extend(c.problems());
         }
         p
+    }
+
+    /// What works but not fully (shown by `/readyz` while ready).
+    pub fn degraded(&self) -> Vec<String> {
+        self.cluster.as_ref().map(|c| c.degraded()).unwrap_or_default()
     }
 }

@@ -31,6 +31,9 @@ pub enum VaultError {
     /// The sealed bytes are too short or of an unknown version.
     #[error("sealed record is malformed")]
     Malformed,
+    /// A key file holds another key than the one a change names.
+    #[error("keys/records-{0}.key is not the key the cluster uses under that id (check value differs)")]
+    WrongKey(u32),
     /// There is no record key in the directory.
     #[error("no record key in {0} (records.current is missing)")]
     NoKeys(PathBuf),
@@ -172,6 +175,31 @@ impl Vault {
         guard.2.insert(next, check);
         guard.1.insert(next, Aes256Gcm::new(&k.into()));
         Ok((next, check))
+    }
+
+    /// Makes sure key `id` with check value `check` is held, loading its
+    /// file if it has appeared in the directory since start (a key made on
+    /// another appliance of a cluster, copied here).
+    pub fn require(&self, id: u32, check: [u8; 8]) -> Result<(), VaultError> {
+        let mut guard = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(have) = guard.2.get(&id) {
+            return if *have == check {
+                Ok(())
+            } else {
+                Err(VaultError::WrongKey(id))
+            };
+        }
+        let path = key_path(&self.dir, id);
+        if !path.exists() {
+            return Err(VaultError::MissingKey(id));
+        }
+        let k = secret::load_key(&path)?;
+        if secret::check_value(&k) != check {
+            return Err(VaultError::WrongKey(id));
+        }
+        guard.2.insert(id, check);
+        guard.1.insert(id, Aes256Gcm::new(&k.into()));
+        Ok(())
     }
 
     /// Makes key `id` the one new records are sealed with (and records it

@@ -142,6 +142,19 @@ pub enum LedgerError {
     /// The data directory is nearly full: the change was not made.
     #[error("the data directory is nearly full: the change was not made; free space on the appliance's data disk and retry")]
     StorageFull,
+    /// In a cluster, this appliance cannot reach NATS: the change was not
+    /// made.
+    #[error("this appliance is cut off from the cluster (NATS): changes are refused here, verifications continue; make the change on another appliance or when the link returns")]
+    ClusterUnavailable,
+    /// The cluster did not confirm the change in time.
+    #[error("the cluster did not confirm the change in time: it may or may not have been made; check before retrying")]
+    ClusterUncertain,
+    /// Other appliances kept changing the records first.
+    #[error("too many concurrent changes on other appliances: the change was not made; retry")]
+    ClusterBusy,
+    /// The cluster has the change; this appliance could not apply it.
+    #[error("the change is committed to the cluster but this appliance could not apply it ({0}); it is not ready until it can")]
+    ClusterApply(String),
 }
 
 const APPLIED: &[u8] = b"ledger/applied";
@@ -239,14 +252,19 @@ impl Ledger {
 /// applied, so no two changes ever interleave.
 pub async fn commit<T, E, F>(shared: &Arc<Shared>, decide: F) -> Result<T, E>
 where
-    F: FnOnce(&Shared) -> Result<(Change, T), E> + Send + 'static,
+    F: Fn(&Shared) -> Result<(Change, T), E> + Send + Sync + 'static,
     T: Send + 'static,
     E: From<LedgerError> + Send + 'static,
 {
     let s = shared.clone();
+    let decide = Arc::new(decide);
     let task = tokio::spawn(async move {
         let gate = s.ledger.gate.clone();
         let _turn = gate.lock_owned().await;
+        // In a cluster the stream orders changes: publish, then apply.
+        if let Some(c) = s.cluster.clone() {
+            return c.commit(&s, decide).await;
+        }
         tokio::task::spawn_blocking(move || {
             let (change, out) = decide(&s)?;
             if !change.is_empty() {
@@ -260,10 +278,40 @@ where
     task.await.map_err(|_| E::from(LedgerError::Abandoned))?
 }
 
+impl Ledger {
+    /// Takes the ledger lock (the cluster's follower applies under it).
+    pub(crate) async fn lock(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.gate.clone().lock_owned().await
+    }
+}
+
+/// Applies `change` at ledger position `seq`, which must be the next one
+/// (a change from the cluster's log; the caller holds the ledger lock).
+pub(crate) fn apply_at(s: &Shared, change: &Change, seq: u64) -> Result<(), LedgerError> {
+    let next = s.ledger.applied() + 1;
+    if seq != next {
+        return Err(LedgerError::ClusterApply(format!(
+            "position {seq} arrived where {next} was expected"
+        )));
+    }
+    apply(s, change)
+}
+
 /// Writes `change` as the next ledger position, then installs it in memory.
 fn apply(s: &Shared, change: &Change) -> Result<(), LedgerError> {
     if !s.space.admin_allowed() {
         return Err(LedgerError::StorageFull);
+    }
+    // A record key named by a change must be here before anything is
+    // written (in a cluster it is made on one appliance and copied to the
+    // others: until it is, the change waits).
+    for e in &change.effects {
+        if let Effect::RecordKey { id, check } = e {
+            s.holders
+                .vault()
+                .require(*id, *check)
+                .map_err(|e| LedgerError::ClusterApply(format!("{e}: copy it from the appliance that made it")))?;
+        }
     }
     let seq = s.ledger.applied() + 1;
     let store = &s.store;

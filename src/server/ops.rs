@@ -50,7 +50,15 @@ async fn metrics(State(core): State<Arc<Shared>>) -> impl IntoResponse {
 async fn readyz(State(core): State<Arc<Shared>>) -> impl IntoResponse {
     let problems = core.readiness();
     if problems.is_empty() {
-        (StatusCode::OK, "ready\n".to_owned())
+        let degraded = core.degraded();
+        if degraded.is_empty() {
+            (StatusCode::OK, "ready\n".to_owned())
+        } else {
+            (
+                StatusCode::OK,
+                format!("ready, degraded: {}\n", degraded.join("; ")),
+            )
+        }
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

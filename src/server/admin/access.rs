@@ -35,8 +35,8 @@ pub async fn set(caller: Caller, State(s): AppState, body: Bytes) -> ApiResult {
     };
     let detail = serde_json::to_value(&summary).unwrap_or_default();
     ledger::commit(&s, move |s| {
-        let change = Change::at(s.clock.now_micros()).with(Effect::Access(defs));
-        let entry = caller.audit(change.time, "access", detail);
+        let change = Change::at(s.clock.now_micros()).with(Effect::Access(defs.clone()));
+        let entry = caller.audit(change.time, "access", detail.clone());
         Ok::<_, ApiError>((change.audited(entry), ()))
     })
     .await?;

@@ -112,7 +112,7 @@ async fn status_change(
     s: Arc<Shared>,
     caller: Caller,
     card: u64,
-    plan: impl FnOnce(&Shared) -> Result<Card, CardError> + Send + 'static,
+    plan: impl Fn(&Shared) -> Result<Card, CardError> + Send + Sync + 'static,
 ) -> ApiResult {
     let op = caller.op;
     let c = ledger::commit(&s, move |s| {

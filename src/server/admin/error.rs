@@ -135,7 +135,11 @@ impl From<StoreError> for ApiError {
 impl From<LedgerError> for ApiError {
     fn from(e: LedgerError) -> Self {
         match e {
-            LedgerError::StorageFull => {
+            LedgerError::StorageFull
+            | LedgerError::ClusterUnavailable
+            | LedgerError::ClusterUncertain
+            | LedgerError::ClusterBusy
+            | LedgerError::ClusterApply(_) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
             }
             e => ApiError::internal(e),

@@ -253,7 +253,7 @@ pub async fn put_dlc(
             json!({ "kind": d.kind }),
         );
         let change = Change::at(entry.time_us)
-            .with(Effect::Dlc(d))
+            .with(Effect::Dlc(d.clone()))
             .audited(entry);
         Ok::<_, ApiError>((change, ()))
     })

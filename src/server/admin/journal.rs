@@ -78,7 +78,7 @@ pub(super) async fn refused(
     );
     let logged = ledger::commit(s, move |s| {
         let now = s.clock.now_micros();
-        let entry = Lookup::new(now, &caller.id, purpose, &reference, scope, 0, &outcome);
+        let entry = Lookup::new(now, &caller.id, purpose, &reference, scope.clone(), 0, &outcome);
         Ok::<_, ApiError>((Change::at(now).looked_up(entry), ()))
     })
     .await;
@@ -189,12 +189,12 @@ pub async fn lookup(caller: Caller, State(s): AppState, RawQuery(raw): RawQuery)
                 Some(counted) => change = change.with(Effect::LookupCounted(counted)),
                 None => {
                     let msg = format!("refused: {}", RequestError::Limit);
-                    let entry = Lookup::new(now, &c.id, purpose, &ticket, sc, 0, &msg);
+                    let entry = Lookup::new(now, &c.id, purpose, &ticket, sc.clone(), 0, &msg);
                     return Ok::<_, ApiError>((change.looked_up(entry), false));
                 }
             }
         }
-        let entry = Lookup::new(now, &c.id, purpose, &ticket, sc, returned, "ok");
+        let entry = Lookup::new(now, &c.id, purpose, &ticket, sc.clone(), returned, "ok");
         Ok((change.looked_up(entry), true))
     })
     .await?;

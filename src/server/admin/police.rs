@@ -44,7 +44,7 @@ pub async fn set_chief_key(caller: Caller, State(s): AppState, body: Bytes) -> A
     let detail = json!({ "public_key": hexed });
     ledger::commit(&s, move |s| {
         let change = Change::at(s.clock.now_micros()).with(Effect::ChiefKey(*key.as_bytes()));
-        let entry = caller.audit(change.time, "chief-key", detail);
+        let entry = caller.audit(change.time, "chief-key", detail.clone());
         Ok::<_, ApiError>((change.audited(entry), ()))
     })
     .await?;
@@ -148,12 +148,15 @@ async fn admit(
             return refuse(RequestError::Limit);
         };
         let mut change = Change::at(now)
-            .with(Effect::RequestUsed { id, at: now })
+            .with(Effect::RequestUsed {
+                id: id.clone(),
+                at: now,
+            })
             .with(Effect::LookupCounted(counted));
         // Notifications are named by the change that makes them: unique
         // and the same on every appliance.
         let seq = s.ledger.applied() + 1;
-        for (i, e) in extra.into_iter().enumerate() {
+        for (i, e) in extra.iter().cloned().enumerate() {
             change = change.with(match e {
                 Effect::Notification(n) => Effect::Notification(Notification::new(
                     now,
@@ -165,7 +168,7 @@ async fn admit(
                 other => other,
             });
         }
-        let entry = Lookup::new(now, &c.id, purpose, &case, scope, returned, "ok");
+        let entry = Lookup::new(now, &c.id, purpose, &case, scope.clone(), returned, "ok");
         Ok::<_, ApiError>((change.looked_up(entry), None))
     })
     .await?;

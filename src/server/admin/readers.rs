@@ -75,6 +75,7 @@ pub async fn revoke_certificate(caller: Caller, State(s): AppState, body: Bytes)
     }
     let out = ledger::commit(&s, move |s| {
         let now = s.clock.now_micros();
+        let mut r = r.clone();
         r.at = crate::clock::rfc3339(now);
         let entry = caller.audit(
             now,

@@ -67,6 +67,10 @@ pub enum AppendError {
 struct Queue {
     items: VecDeque<(u64, Micros, Journaled)>,
     next_seq: u64,
+    /// Time stamps never go back (a clock stepping back reuses the last
+    /// one), so this appliance's records sort in sequence order: the
+    /// replicator reads them back by key.
+    last_time: Micros,
     closed: bool,
 }
 
@@ -80,6 +84,10 @@ struct Shared {
 }
 
 const EVENT_MARK_PREFIX: &[u8] = b"events/";
+/// The last record written: time and sequence (16 bytes, a journal key).
+pub(crate) const LAST_KEY: &[u8] = b"journal/last";
+/// Replicated journal: the last stream position imported.
+const IMPORTED_KEY: &[u8] = b"cluster/journal-imported";
 
 /// The meta key of a controller's highest journaled event.
 fn event_mark_key(reader: u32) -> Vec<u8> {
@@ -105,6 +113,15 @@ pub struct JournalOptions {
     /// The journal's write buffer in bytes (a flush needs about that much
     /// free space).
     pub write_buffer: u64,
+    /// This appliance's number in a cluster (0: alone): the top byte of
+    /// every sequence number it assigns, so records of different
+    /// appliances never share a key.
+    pub node: u8,
+}
+
+/// The top byte of a sequence number: the appliance that journaled it.
+pub fn node_of(seq: u64) -> u8 {
+    (seq >> 56) as u8
 }
 
 /// Handle to the journal; cheap to clone.
@@ -136,9 +153,20 @@ impl Journal {
         metrics: Arc<Metrics>,
         space: Arc<Space>,
     ) -> Result<Self, StoreError> {
-        let mut next_seq = 1;
+        let base = u64::from(opts.node) << 56;
+        let mut next_seq = base + 1;
+        let mut last_time = 0;
+        if let Some(v) = store.db().get_cf(store.cf(cf::META), LAST_KEY)? {
+            if v.len() == 16 {
+                last_time = u64::from_be_bytes(v[..8].try_into().unwrap_or([0; 8]));
+                let s = u64::from_be_bytes(v[8..].try_into().unwrap_or([0; 8]));
+                if node_of(s) == opts.node {
+                    next_seq = next_seq.max(s + 1);
+                }
+            }
+        }
         // Keys sort by time; the clock can step back, so look at the tail
-        // rather than only the last key.
+        // rather than only the last key (databases from before the marker).
         for item in store
             .db()
             .iterator_cf(store.cf(cf::JOURNAL), IteratorMode::End)
@@ -147,13 +175,17 @@ impl Journal {
             let (k, _) = item?;
             if k.len() == 16 {
                 let s = u64::from_be_bytes(k[8..16].try_into().unwrap_or([0; 8]));
-                next_seq = next_seq.max(s + 1);
+                if node_of(s) == opts.node {
+                    next_seq = next_seq.max(s + 1);
+                    last_time = last_time.max(journal_key_time(&k).unwrap_or(0));
+                }
             }
         }
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 items: VecDeque::new(),
                 next_seq,
+                last_time,
                 closed: false,
             }),
             wake: Condvar::new(),
@@ -222,7 +254,8 @@ impl Journal {
         // taking a batch out of the queue, so these records belong to this
         // epoch's batches or later ones.
         let epoch = self.committed.borrow().epoch;
-        let now = self.clock.now_micros();
+        let now = self.clock.now_micros().max(q.last_time);
+        q.last_time = now;
         for r in records {
             let seq = q.next_seq;
             q.next_seq += 1;
@@ -308,6 +341,115 @@ impl Journal {
             .get(&reader)
             .map(|m| *m)
             .unwrap_or(0)
+    }
+
+    /// This appliance's number (the top byte of its sequence numbers).
+    pub fn node(&self) -> u8 {
+        self.opts.node
+    }
+
+    /// What the writer has made durable, as it changes.
+    pub fn committed(&self) -> watch::Receiver<Committed> {
+        self.committed.clone()
+    }
+
+    /// This appliance's own records after the key `after` (a journal key,
+    /// exclusive; `None`: from the start of the window), oldest first, at
+    /// most `limit`, as `(key, value)`. Own records sort in sequence order
+    /// (their time stamps never go back), so a replicator reads on from the
+    /// last key it has delivered.
+    pub fn own_after(
+        &self,
+        after: Option<[u8; 16]>,
+        limit: usize,
+    ) -> Result<Vec<([u8; 16], Vec<u8>)>, StoreError> {
+        let start = after.unwrap_or_else(|| key(self.cutoff(), 0));
+        let mut out = Vec::new();
+        for item in self.store.db().iterator_cf(
+            self.store.cf(cf::JOURNAL),
+            IteratorMode::From(&start, Direction::Forward),
+        ) {
+            let (k, v) = item?;
+            let Ok(k) = <[u8; 16]>::try_from(k.as_ref()) else {
+                continue;
+            };
+            if Some(k) == after {
+                continue;
+            }
+            let seq = u64::from_be_bytes(k[8..].try_into().unwrap_or([0; 8]));
+            if node_of(seq) != self.opts.node {
+                continue;
+            }
+            out.push((k, v.to_vec()));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The last replicated-journal position imported (0: none).
+    pub fn imported(&self) -> Result<u64, StoreError> {
+        Ok(match self.store.db().get_cf(self.store.cf(cf::META), IMPORTED_KEY)? {
+            Some(v) => u64::from_be_bytes(v.as_slice().try_into().unwrap_or([0; 8])),
+            None => 0,
+        })
+    }
+
+    /// Writes records another appliance journaled (from the replicated
+    /// journal at stream position `position`) beside this appliance's
+    /// own, in one batch with the new import position: indexed, their
+    /// controllers' event marks raised, and anything already past the
+    /// retention window left out. Returns how many were written.
+    pub fn import(
+        &self,
+        records: &[([u8; 16], Vec<u8>)],
+        position: u64,
+    ) -> Result<usize, StoreError> {
+        let cutoff = self.cutoff();
+        let mut batch = rocksdb::WriteBatch::default();
+        let (jcf, idx, meta) = (
+            self.store.cf(cf::JOURNAL),
+            self.store.cf(cf::JOURNAL_INDEX),
+            self.store.cf(cf::META),
+        );
+        let mut marks: Vec<(u32, u64)> = Vec::new();
+        let mut n = 0;
+        for (k, v) in records {
+            let time = journal_key_time(k).unwrap_or(0);
+            let seq = u64::from_be_bytes(k[8..].try_into().unwrap_or([0; 8]));
+            if time < cutoff || node_of(seq) == self.opts.node {
+                continue;
+            }
+            let item = Journaled::decode(v)?;
+            batch.put_cf(jcf, k, v);
+            match item {
+                Journaled::Decision(rec) if self.opts.card_index && rec.card != 0 => {
+                    batch.put_cf(idx, card_index_key(rec.card, time, seq), []);
+                }
+                Journaled::Event(e) => match marks.iter_mut().find(|m| m.0 == e.reader) {
+                    Some(m) => m.1 = m.1.max(e.event.event_id),
+                    None => marks.push((e.reader, e.event.event_id)),
+                },
+                _ => {}
+            }
+            n += 1;
+        }
+        for (reader, id) in &marks {
+            if *id > self.event_mark(*reader) {
+                batch.put_cf(meta, event_mark_key(*reader), id.to_be_bytes());
+            }
+        }
+        batch.put_cf(meta, IMPORTED_KEY, position.to_be_bytes());
+        self.store.db().write(batch)?;
+        for (reader, id) in marks {
+            self.shared
+                .event_marks
+                .entry(reader)
+                .and_modify(|m| *m = (*m).max(id))
+                .or_insert(id);
+        }
+        Ok(n)
     }
 
     /// Records waiting for the writer.

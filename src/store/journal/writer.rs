@@ -104,6 +104,9 @@ pub(super) fn writer_loop(
             );
         }
         let last = batch_items.last().map(|i| i.0).unwrap_or(0);
+        if let Some((seq, time, _)) = batch_items.last() {
+            batch.put_cf(store.cf(cf::META), super::LAST_KEY, key(*time, *seq));
+        }
         match store.db().write_opt(batch, &wopts) {
             Ok(()) => {
                 metrics
