@@ -651,7 +651,10 @@ impl Config {
                 ));
             }
             if c.node == 0 {
-                return Err(invalid("cluster.node", "must be 1-255, unique in the cluster"));
+                return Err(invalid(
+                    "cluster.node",
+                    "must be 1-255, unique in the cluster",
+                ));
             }
             if !(1..=5).contains(&c.replicas) {
                 return Err(invalid("cluster.replicas", "must be 1-5"));

@@ -88,7 +88,8 @@ pub mod name {
     /// Admin changes refused because the cluster could not be reached or did not confirm.
     pub const CLUSTER_REFUSED: &str = "portcullis_cluster_changes_refused_total";
     /// Records journaled here and not yet in the replicated journal.
-    pub const CLUSTER_JOURNAL_UNREPLICATED: &str = "portcullis_cluster_journal_unreplicated_records";
+    pub const CLUSTER_JOURNAL_UNREPLICATED: &str =
+        "portcullis_cluster_journal_unreplicated_records";
     /// Age of the oldest record journaled here and not yet replicated.
     pub const CLUSTER_JOURNAL_LAG: &str = "portcullis_cluster_journal_lag_seconds";
     /// Records of this appliance copied to the replicated journal.

@@ -170,6 +170,8 @@ impl Appliance {
                 crate::records::access::load(&store, &access)?;
                 let holders = HolderBook::load(store.clone(), keys.vault, access.clone())?;
                 let ledger = crate::ledger::Ledger::open(&store, &config.data_dir)?;
+                crate::cluster::bind_data_dir(&store, &config.cluster, ledger.applied())
+                    .map_err(|e| StartError::Cluster(e.to_string()))?;
                 let journal = Journal::start(
                     store.clone(),
                     clock.clone(),

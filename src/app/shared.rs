@@ -242,6 +242,9 @@ impl Shared {
 
     /// What works but not fully (shown by `/readyz` while ready).
     pub fn degraded(&self) -> Vec<String> {
-        self.cluster.as_ref().map(|c| c.degraded()).unwrap_or_default()
+        self.cluster
+            .as_ref()
+            .map(|c| c.degraded())
+            .unwrap_or_default()
     }
 }

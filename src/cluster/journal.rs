@@ -127,7 +127,11 @@ pub(super) async fn replicate(c: Arc<Cluster>, s: Arc<Shared>, mut stop: watch::
             .header(ORIGIN, c.cfg.name.as_str());
         let acked = match c.js.send_publish(subject.clone(), msg).await {
             Ok(f) => matches!(
-                tokio::time::timeout(Duration::from_millis(c.cfg.commit_timeout_ms), f.into_future()).await,
+                tokio::time::timeout(
+                    Duration::from_millis(c.cfg.commit_timeout_ms),
+                    f.into_future()
+                )
+                .await,
                 Ok(Ok(_))
             ),
             Err(_) => false,
@@ -140,7 +144,9 @@ pub(super) async fn replicate(c: Arc<Cluster>, s: Arc<Shared>, mut stop: watch::
         if let Err(e) = st.db().put_cf(st.cf(cf::META), REPLICATED_KEY, last) {
             tracing::warn!(error = %e, "could not record the journal replication position");
         }
-        s.metrics.cluster_journal_replicated.increment(batch.len() as u64);
+        s.metrics
+            .cluster_journal_replicated
+            .increment(batch.len() as u64);
         at = Some(last);
     }
 }
@@ -191,7 +197,10 @@ pub(super) async fn import(c: Arc<Cluster>, s: Arc<Shared>, mut stop: watch::Rec
                 continue;
             }
             let Some(records) = decode(&m.payload) else {
-                tracing::error!(position = seq, "a replicated journal batch cannot be read; skipped");
+                tracing::error!(
+                    position = seq,
+                    "a replicated journal batch cannot be read; skipped"
+                );
                 position = seq;
                 continue;
             };
@@ -203,7 +212,10 @@ pub(super) async fn import(c: Arc<Cluster>, s: Arc<Shared>, mut stop: watch::Rec
                     position = seq;
                 }
                 _ => {
-                    tracing::warn!(position = seq, "replicated journal batch not imported; retrying");
+                    tracing::warn!(
+                        position = seq,
+                        "replicated journal batch not imported; retrying"
+                    );
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     break;
                 }

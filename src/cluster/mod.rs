@@ -35,8 +35,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_nats::jetstream::{self, context::PublishErrorKind, stream};
 use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::{self, context::PublishErrorKind, stream};
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::watch;
@@ -63,6 +63,41 @@ pub fn decode_change(b: &[u8]) -> Result<Change, String> {
         Some((&CHANGE_V1, rest)) => ciborium::from_reader(rest).map_err(|e| e.to_string()),
         Some((v, _)) => Err(format!("change format {v} is newer than this appliance")),
         None => Err("empty change".into()),
+    }
+}
+
+const MEMBER_OF: &[u8] = b"cluster/member-of";
+
+/// Ties a data directory to one cluster (its stream prefix) or to running
+/// alone: ledger positions mean different things in each, so a directory
+/// never moves between them.
+pub fn bind_data_dir(
+    store: &crate::store::Store,
+    cfg: &ClusterConfig,
+    applied: u64,
+) -> Result<(), ClusterError> {
+    let meta = store.cf(crate::store::cf::META);
+    let member = store
+        .db()
+        .get_cf(meta, MEMBER_OF)
+        .map_err(|e| ClusterError(e.to_string()))?
+        .map(|v| String::from_utf8_lossy(&v).into_owned());
+    match (cfg.enabled(), member) {
+        (true, None) if applied > 0 => Err(ClusterError(format!(
+            "this data directory holds {applied} changes made by an appliance running alone; a clustered appliance starts from an empty data directory and takes the cluster's state from its change log"
+        ))),
+        (true, None) => store
+            .db()
+            .put_cf(meta, MEMBER_OF, cfg.stream_prefix.as_bytes())
+            .map_err(|e| ClusterError(e.to_string())),
+        (true, Some(p)) if p != cfg.stream_prefix => Err(ClusterError(format!(
+            "this data directory belongs to cluster {p}, not {}",
+            cfg.stream_prefix
+        ))),
+        (false, Some(p)) => Err(ClusterError(format!(
+            "this data directory belongs to cluster {p}: configure [cluster] to run it"
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -115,6 +150,10 @@ impl Cluster {
         let client = async_nats::ConnectOptions::new()
             .name(format!("portcullis-{name}"))
             .retry_on_initial_connect()
+            // The configured servers, and only those: which servers an
+            // appliance may use is the operator's decision.
+            .ignore_discovered_servers()
+            .retain_servers_order()
             .max_reconnects(None)
             .connection_timeout(Duration::from_secs(2))
             .ping_interval(Duration::from_secs(2))
@@ -258,7 +297,11 @@ impl Cluster {
                 .payload(Bytes::from(encode_change(&change)))
                 .expected_last_sequence(expected)
                 .header(ORIGIN, self.cfg.name.as_str());
-            let sent = match self.js.send_publish(self.changes_subject.clone(), msg).await {
+            let sent = match self
+                .js
+                .send_publish(self.changes_subject.clone(), msg)
+                .await
+            {
                 Ok(ack) => tokio::time::timeout(
                     Duration::from_millis(self.cfg.commit_timeout_ms),
                     ack.into_future(),
@@ -284,6 +327,7 @@ impl Cluster {
                         tracing::error!(position = seq, error = %e, "a change committed to the cluster could not be applied here");
                         E::from(LedgerError::ClusterApply(e.to_string()))
                     })?;
+                    s.metrics.cluster_applied.set(seq as f64);
                     return Ok(out);
                 }
                 Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
@@ -324,7 +368,12 @@ impl Cluster {
         }
     }
 
-    async fn apply_message(&self, s: &Arc<Shared>, seq: u64, payload: &[u8]) -> Result<(), LedgerError> {
+    async fn apply_message(
+        &self,
+        s: &Arc<Shared>,
+        seq: u64,
+        payload: &[u8],
+    ) -> Result<(), LedgerError> {
         let change = match decode_change(payload) {
             Ok(c) => c,
             Err(e) => {
@@ -436,7 +485,10 @@ impl Cluster {
                         self.status.behind.store(behind, SeqCst);
                         s.metrics.cluster_behind.set(behind as f64);
                         if behind == 0 && !self.status.caught_up.swap(true, SeqCst) {
-                            tracing::info!(position = s.ledger.applied(), "caught up with the cluster's change log");
+                            tracing::info!(
+                                position = s.ledger.applied(),
+                                "caught up with the cluster's change log"
+                            );
                         }
                     }
                 }
@@ -483,7 +535,11 @@ impl Cluster {
     }
 
     /// Starts the follower, the status watch and the journal's replication.
-    pub fn spawn(self: &Arc<Self>, s: Arc<Shared>, stop: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+    pub fn spawn(
+        self: &Arc<Self>,
+        s: Arc<Shared>,
+        stop: watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         let me = self.clone();
         let sc = s.clone();
         let st = stop.clone();

@@ -32,7 +32,9 @@ pub enum VaultError {
     #[error("sealed record is malformed")]
     Malformed,
     /// A key file holds another key than the one a change names.
-    #[error("keys/records-{0}.key is not the key the cluster uses under that id (check value differs)")]
+    #[error(
+        "keys/records-{0}.key is not the key the cluster uses under that id (check value differs)"
+    )]
     WrongKey(u32),
     /// There is no record key in the directory.
     #[error("no record key in {0} (records.current is missing)")]

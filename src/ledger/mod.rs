@@ -307,10 +307,9 @@ fn apply(s: &Shared, change: &Change) -> Result<(), LedgerError> {
     // others: until it is, the change waits).
     for e in &change.effects {
         if let Effect::RecordKey { id, check } = e {
-            s.holders
-                .vault()
-                .require(*id, *check)
-                .map_err(|e| LedgerError::ClusterApply(format!("{e}: copy it from the appliance that made it")))?;
+            s.holders.vault().require(*id, *check).map_err(|e| {
+                LedgerError::ClusterApply(format!("{e}: copy it from the appliance that made it"))
+            })?;
         }
     }
     let seq = s.ledger.applied() + 1;

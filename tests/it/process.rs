@@ -17,8 +17,9 @@ use tempfile::TempDir;
 
 /// A data directory, keys, PKI and configuration for appliance processes.
 pub struct ProcHarness {
-    /// Owns the temporary directory (removed on drop).
-    _dir: TempDir,
+    /// Owns the temporary directory (removed on drop); `None` for a
+    /// cluster member, whose directory its cluster owns.
+    _dir: Option<TempDir>,
     pub pki: PkiDir,
     pub config: Config,
     config_path: PathBuf,
@@ -47,25 +48,36 @@ impl ProcHarness {
         ] {
             pki.issue(role, name).unwrap();
         }
+        let mut h = Self::in_dir(dir.path(), &pki, &dir.path().join("keys"), tweak);
+        h._dir = Some(dir);
+        h
+    }
+
+    /// An appliance whose files are under `root` (data, configuration,
+    /// log), with the PKI `pki` and the key directory `keys`: cluster
+    /// members share the last two.
+    pub fn in_dir(root: &Path, pki: &PkiDir, keys: &Path, tweak: impl FnOnce(&mut Config)) -> Self {
+        std::fs::create_dir_all(root).unwrap();
         let mut config = Config {
-            data_dir: dir.path().join("data"),
-            keys_dir: dir.path().join("keys"),
+            data_dir: root.join("data"),
+            keys_dir: keys.to_owned(),
             ..Config::default()
         };
         config.tls.ca_cert = pki.ca_cert();
         config.tls.server_cert = pki.server().cert;
         config.tls.server_key = pki.server().key;
+        config.backup.dir = root.join("backups");
         let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
         config.reader.listen = any;
         config.admin.listen = any;
         config.metrics.listen = any;
         tweak(&mut config);
-        let config_path = dir.path().join("portcullis.toml");
+        let config_path = root.join("portcullis.toml");
         std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
-        let log = dir.path().join("appliance.log");
+        let log = root.join("appliance.log");
         Self {
-            _dir: dir,
-            pki,
+            _dir: None,
+            pki: pki.clone(),
             config,
             config_path,
             log,

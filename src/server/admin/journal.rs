@@ -78,7 +78,15 @@ pub(super) async fn refused(
     );
     let logged = ledger::commit(s, move |s| {
         let now = s.clock.now_micros();
-        let entry = Lookup::new(now, &caller.id, purpose, &reference, scope.clone(), 0, &outcome);
+        let entry = Lookup::new(
+            now,
+            &caller.id,
+            purpose,
+            &reference,
+            scope.clone(),
+            0,
+            &outcome,
+        );
         Ok::<_, ApiError>((Change::at(now).looked_up(entry), ()))
     })
     .await;

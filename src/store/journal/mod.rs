@@ -390,10 +390,16 @@ impl Journal {
 
     /// The last replicated-journal position imported (0: none).
     pub fn imported(&self) -> Result<u64, StoreError> {
-        Ok(match self.store.db().get_cf(self.store.cf(cf::META), IMPORTED_KEY)? {
-            Some(v) => u64::from_be_bytes(v.as_slice().try_into().unwrap_or([0; 8])),
-            None => 0,
-        })
+        Ok(
+            match self
+                .store
+                .db()
+                .get_cf(self.store.cf(cf::META), IMPORTED_KEY)?
+            {
+                Some(v) => u64::from_be_bytes(v.as_slice().try_into().unwrap_or([0; 8])),
+                None => 0,
+            },
+        )
     }
 
     /// Writes records another appliance journaled (from the replicated
