@@ -101,6 +101,23 @@ pub fn bind_data_dir(
     }
 }
 
+/// The replicated journal's erasure, as `GET /v1/retention` reports it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JournalReport {
+    /// The stream.
+    pub stream: String,
+    /// Batches of records it holds.
+    pub messages: u64,
+    /// Its age limit (seconds): records older are erased by the NATS
+    /// servers.
+    pub max_age_secs: u64,
+    /// When its oldest batch was stored (RFC 3339), if it holds any.
+    pub oldest: Option<String>,
+    /// Whether everything it holds is inside the limit (with one minute
+    /// for the servers' expiry sweep).
+    pub within_window: bool,
+}
+
 /// What the cluster link is doing, for readiness and metrics.
 #[derive(Debug, Default)]
 pub struct Status {
@@ -507,6 +524,26 @@ impl Cluster {
             s.metrics.cluster_applied.set(s.ledger.applied() as f64);
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    }
+
+    /// The replicated journal's state, or `None` when it cannot be read.
+    pub async fn journal_report(&self, now: u64) -> Option<JournalReport> {
+        let info = self.journal_stream.get()?.get_info().await.ok()?;
+        let max_age = info.config.max_age.as_secs();
+        let (oldest, within) = if info.state.messages == 0 {
+            (None, true)
+        } else {
+            let first = (info.state.first_timestamp.unix_timestamp_nanos() / 1_000).max(0) as u64;
+            let age = now.saturating_sub(first) / 1_000_000;
+            (Some(crate::clock::rfc3339(first)), age <= max_age + 60)
+        };
+        Some(JournalReport {
+            stream: self.journal.clone(),
+            messages: info.state.messages,
+            max_age_secs: max_age,
+            oldest,
+            within_window: within,
+        })
     }
 
     /// What keeps this appliance from being ready (not caught up, or

@@ -147,6 +147,14 @@ struct Site {
 impl Site {
     /// `urls(i)`: the NATS servers member `i` may use.
     fn new(count: usize, urls: impl Fn(&Nats, usize) -> Vec<String>) -> Self {
+        Self::with(count, urls, |_| {})
+    }
+
+    fn with(
+        count: usize,
+        urls: impl Fn(&Nats, usize) -> Vec<String>,
+        tweak: impl Fn(&mut portcullis::Config),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let nats = Nats::start(&dir.path().join("nats"));
         let pki = PkiDir::new(dir.path().join("certs"));
@@ -169,6 +177,7 @@ impl Site {
                     c.cluster.commit_timeout_ms = 3_000;
                     c.cluster.stream_prefix = prefix.clone();
                     c.investigations.min_lookup_age_minutes = 0;
+                    tweak(c);
                 })
             })
             .collect();
@@ -495,6 +504,8 @@ async fn an_appliance_killed_under_load_loses_no_answered_decision_and_readers_f
         r.await.unwrap();
     }
     let gap = longest_gap_ms.load(Ordering::Relaxed);
+    // Printed for docs/PERFORMANCE.md (run with --nocapture).
+    eprintln!("failover: the longest a reader went without an answer: {gap} ms");
     assert!(gap < 5_000, "readers were without an answer for {gap} ms");
 
     // It returns: the suspension applies there too, and every decision
@@ -581,4 +592,39 @@ async fn without_one_nats_server_changes_commit_and_a_cut_off_appliance_verifies
     change(&a0, Op::CardResume, &[&card_id], json!({})).await;
     until_answer(&site.members[0], &procs[0], &n, Reason::Granted).await;
     until_answer(&site.members[1], &procs[1], &n, Reason::Granted).await;
+}
+
+#[tokio::test]
+async fn the_replicated_journal_is_erased_at_its_age_limit() {
+    let site = Site::with(1, |n, _| n.urls(), |c| c.cluster.journal_max_age_secs = 3);
+    let p = site.members[0].start();
+    ready(&p).await;
+    setup(&site, &p).await;
+    let a = site.admin(0, &p);
+    let (_, _, n) = card(&a, 1).await;
+    for _ in 0..5 {
+        verify(&site.members[0], &p, &n).await;
+    }
+    let report = || async {
+        let (s, v) = a.call(Op::RetentionReport, &[]).send().await.unwrap();
+        assert_eq!(s, 200, "{v}");
+        v["replicated"].clone()
+    };
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut r = report().await;
+    while r["messages"].as_u64().unwrap_or(0) == 0 {
+        assert!(Instant::now() < end, "never replicated: {r}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        r = report().await;
+    }
+    assert_eq!(r["max_age_secs"], 3, "{r}");
+    assert_eq!(r["within_window"], true, "{r}");
+    // Past the limit the NATS servers have erased it.
+    let end = Instant::now() + Duration::from_secs(15);
+    while r["messages"].as_u64().unwrap_or(1) != 0 {
+        assert!(Instant::now() < end, "not erased: {r}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        r = report().await;
+    }
+    assert!(r["oldest"].is_null(), "{r}");
 }

@@ -35,7 +35,16 @@ pub async fn lookups(State(s): AppState, Query(q): Query<LookupsQuery>) -> ApiRe
 /// `GET /v1/retention`: the oldest entry in every part of the journal.
 pub async fn retention(State(s): AppState) -> ApiResult {
     let report = read(&s, |s| Ok(crate::store::retention::check(&s.journal)?)).await?;
-    Ok(Json(report).into_response())
+    let mut v = serde_json::to_value(&report).unwrap_or_default();
+    // In a cluster, the replicated copy is erased by its stream's age
+    // limit: reported beside the local journal.
+    if let Some(c) = &s.cluster {
+        v["replicated"] = match c.journal_report(s.clock.now_micros()).await {
+            Some(r) => serde_json::to_value(r).unwrap_or_default(),
+            None => serde_json::json!({ "error": "the cluster cannot be reached" }),
+        };
+    }
+    Ok(Json(v).into_response())
 }
 
 /// The body of `POST /v1/backups`.
