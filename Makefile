@@ -21,12 +21,13 @@ DEB_PACKAGES := librocksdb-dev libclang-dev pkg-config build-essential curl ca-c
 VENV := $(HOME)/.cache/portcullis/venv
 export PORTCULLIS_PEER_PYTHON := $(VENV)/bin/python
 
-.PHONY: help deps peers build build-doors run doors test bench bench-doors compare load clean-data
+.PHONY: help deps peers build build-doors run doors cluster test bench bench-doors compare load clean-data
 
 help:
 	@echo "make run      install what is missing, generate the dev PKI, start the appliance, issue a demo card"
 	@echo "make test     install what is missing and run every test"
 	@echo "make doors    the appliance, a door controller and two simulated OSDP readers: a card opens a door, a forced door raises an alarm"
+	@echo "make cluster  three NATS servers and three appliances sharing one change log (see docs/CLUSTER.md)"
 	@echo "make bench    criterion benchmarks"
 	@echo "make bench-doors  card read to strike command, 64 OSDP readers (see docs/PERFORMANCE.md)"
 	@echo "make compare  Portcullis vs Redis with TLS, side by side (see docs/PERFORMANCE.md)"
@@ -62,6 +63,10 @@ build-doors: deps
 ## The doors demo (in ./door-demo, its own ports; see crates/door/demo).
 doors: build-doors peers
 	bash crates/door/demo/doors.sh
+
+## Three NATS servers and three appliances on loopback (in ./cluster-demo).
+cluster: build peers
+	bash tests/peers/cluster.sh
 
 ## Card read at the reader to strike command at the reader, 64 readers.
 bench-doors: build-doors peers

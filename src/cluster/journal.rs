@@ -28,7 +28,7 @@ const BATCH_V1: u8 = 1;
 const BATCH: usize = 2048;
 const REPLICATED_KEY: &[u8] = b"cluster/journal-replicated";
 
-type Records = Vec<([u8; 16], Vec<u8>)>;
+type Records = Vec<crate::store::journal::RawRecord>;
 
 fn encode(records: &Records) -> Vec<u8> {
     let mut out = Vec::with_capacity(5 + records.len() * 64);

@@ -453,7 +453,25 @@ impl Cluster {
             loop {
                 let next = tokio::select! {
                     _ = stop.changed() => return,
-                    m = msgs.next() => m,
+                    m = tokio::time::timeout(Duration::from_secs(2), msgs.next()) => m,
+                };
+                let next = match next {
+                    Ok(n) => n,
+                    Err(_) => {
+                        // Quiet for a while. If the log has moved on
+                        // without this consumer (its server went and it
+                        // was not rebuilt), read the log directly and
+                        // start a new consumer.
+                        if self.status.behind.load(SeqCst) == 0 {
+                            continue;
+                        }
+                        tracing::warn!("the change log consumer is silent while the log moved on; reading it directly");
+                        let _turn = s.ledger.lock().await;
+                        if let Err(e) = self.catch_up(&s).await {
+                            tracing::warn!(error = %e, "could not catch up with the change log");
+                        }
+                        break;
+                    }
                 };
                 let Some(Ok(m)) = next else { break };
                 let Ok(info) = m.info() else { break };

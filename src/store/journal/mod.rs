@@ -83,6 +83,9 @@ struct Shared {
     event_marks: dashmap::DashMap<u32, u64>,
 }
 
+/// A journal record as stored: its 16-byte key and its encoded value.
+pub type RawRecord = ([u8; 16], Vec<u8>);
+
 const EVENT_MARK_PREFIX: &[u8] = b"events/";
 /// The last record written: time and sequence (16 bytes, a journal key).
 pub(crate) const LAST_KEY: &[u8] = b"journal/last";
@@ -362,7 +365,7 @@ impl Journal {
         &self,
         after: Option<[u8; 16]>,
         limit: usize,
-    ) -> Result<Vec<([u8; 16], Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<RawRecord>, StoreError> {
         let start = after.unwrap_or_else(|| key(self.cutoff(), 0));
         let mut out = Vec::new();
         for item in self.store.db().iterator_cf(
@@ -407,11 +410,7 @@ impl Journal {
     /// own, in one batch with the new import position: indexed, their
     /// controllers' event marks raised, and anything already past the
     /// retention window left out. Returns how many were written.
-    pub fn import(
-        &self,
-        records: &[([u8; 16], Vec<u8>)],
-        position: u64,
-    ) -> Result<usize, StoreError> {
+    pub fn import(&self, records: &[RawRecord], position: u64) -> Result<usize, StoreError> {
         let cutoff = self.cutoff();
         let mut batch = rocksdb::WriteBatch::default();
         let (jcf, idx, meta) = (
