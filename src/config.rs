@@ -699,21 +699,28 @@ impl Config {
             + 128
     }
 
-    /// Problems that do not make the configuration invalid but that an
-    /// operator must hear about (printed by `--check-config` and logged at
-    /// start): missing TLS files, a file-descriptor limit below what the
-    /// bounds need.
-    pub fn warnings(&self) -> Vec<String> {
-        let mut w = Vec::new();
+    /// Files the appliance needs to start that are not there (the TLS
+    /// material): `--check-config` fails on them.
+    pub fn missing_files(&self) -> Vec<String> {
+        let mut m = Vec::new();
         for (field, p) in [
             ("tls.ca_cert", &self.tls.ca_cert),
             ("tls.server_cert", &self.tls.server_cert),
             ("tls.server_key", &self.tls.server_key),
         ] {
             if !p.is_file() {
-                w.push(format!("{field}: {} does not exist", p.display()));
+                m.push(format!("{field}: {} does not exist", p.display()));
             }
         }
+        m
+    }
+
+    /// Problems that do not make the configuration invalid but that an
+    /// operator must hear about (printed by `--check-config` and logged at
+    /// start): missing TLS files, a file-descriptor limit below what the
+    /// bounds need.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = self.missing_files();
         let need = self.descriptor_budget();
         let (_, hard) = crate::sys::fdlimit::get();
         if hard < need {

@@ -308,6 +308,37 @@ impl CardBook {
                 )));
             }
         }
+        // Nor may it lift an expiry or an embargo: it is valid no longer,
+        // and no sooner, than the card it stands in for (only the security
+        // office changes a card's validity, with `card.expiry`).
+        let (mut valid_from, mut valid_until) = (valid_from, req.valid_until.unwrap_or(0));
+        if replace {
+            let working = &older[0];
+            let (from, until) = (working.entry.valid_from, working.entry.valid_until);
+            if until != 0 && until <= now {
+                return Err(CardError::Refused(format!(
+                    "card {} of holder {} has expired; a replacement would extend it (the security office sets a new expiry first)",
+                    working.id, req.holder
+                )));
+            }
+            if until != 0 {
+                if valid_until != 0 && valid_until > until {
+                    return Err(CardError::Refused(format!(
+                        "card {} is valid until {until} (Unix seconds); a replacement cannot be valid longer",
+                        working.id
+                    )));
+                }
+                if valid_until == 0 {
+                    valid_until = until;
+                }
+            }
+            valid_from = valid_from.max(from);
+            if valid_until != 0 && valid_until <= valid_from {
+                return Err(CardError::Invalid(
+                    "valid_until must be after the card's validity begins".into(),
+                ));
+            }
+        }
         // 128 random bits do not collide in practice; if they ever did, the
         // new card must not shadow an existing one.
         let (number, digest) = loop {
@@ -325,7 +356,7 @@ impl CardBook {
                 card_id: id,
                 holder,
                 valid_from,
-                valid_until: req.valid_until.unwrap_or(0),
+                valid_until,
                 status: CardStatus::Active,
             },
             issued_at: self.clock.now_micros(),

@@ -149,16 +149,24 @@ pub fn restore(
             ),
         )));
     }
-    std::fs::create_dir_all(data_dir)?;
+    // Owner-only, whatever the caller's umask: the appliance refuses a
+    // key directory others may read, and the records are confidential.
+    // RocksDB creates files of its own below (the erasure's compaction),
+    // so the process's mask is tightened as `Appliance::start` does.
+    // SAFETY: umask only changes this process's file-creation mask.
+    unsafe {
+        libc::umask(0o077);
+    }
+    private_dir(data_dir)?;
     for e in std::fs::read_dir(from.join("db"))? {
         let e = e?;
-        std::fs::copy(e.path(), data_dir.join(e.file_name()))?;
+        private_copy(&e.path(), &data_dir.join(e.file_name()))?;
     }
     if info.manifest.with_keys && !keys_dir.exists() {
-        std::fs::create_dir_all(keys_dir)?;
+        private_dir(keys_dir)?;
         for e in std::fs::read_dir(from.join("keys"))? {
             let e = e?;
-            std::fs::copy(e.path(), keys_dir.join(e.file_name()))?;
+            private_copy(&e.path(), &keys_dir.join(e.file_name()))?;
         }
     }
     {
@@ -180,6 +188,28 @@ pub fn restore(
         format!("{}\n", info.manifest.ledger_position),
     )?;
     Ok(info.manifest)
+}
+
+/// Creates `dir` (mode 0700), or makes an existing one owner-only.
+fn private_dir(dir: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Copies `from` to `to` with mode 0600.
+fn private_copy(from: &Path, to: &Path) -> Result<(), StoreError> {
+    std::fs::copy(from, to)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
 }
 
 /// The manifest for a backup made now of a store at ledger `position`.

@@ -55,6 +55,8 @@ impl Harness {
             keys_dir: dir.path().join("keys"),
             ..Config::default()
         };
+        // Never the working directory (the clone, under cargo).
+        config.backup.dir = dir.path().join("backups");
         config.tls.ca_cert = pki.ca_cert();
         config.tls.server_cert = pki.server().cert;
         config.tls.server_key = pki.server().key;

@@ -87,16 +87,37 @@ impl ProcHarness {
     /// Starts `portcullis run` on the harness's data and waits until it
     /// has bound its listeners; `None` (with its log) if it exited instead.
     pub fn try_start(&self) -> Result<Proc, String> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-            .arg("run")
+        self.try_start_limited(None)
+    }
+
+    /// As [`ProcHarness::try_start`], with the process's open-file limit
+    /// (soft and hard) set to `nofile` when given.
+    pub fn try_start_limited(&self, nofile: Option<u64>) -> Result<Proc, String> {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        cmd.arg("run")
             .arg("--config")
             .arg(&self.config_path)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::piped());
+        if let Some(n) = nofile {
+            // SAFETY: setrlimit(2) only, in the child between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let l = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &l) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd.spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
         let log = self.log.clone();
@@ -176,6 +197,18 @@ impl ProcHarness {
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.config.data_dir
+    }
+
+    /// The configuration file `portcullis run --config` reads.
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// The directory that holds this harness's files.
+    pub fn root(&self) -> &Path {
+        self.config_path
+            .parent()
+            .expect("the configuration is in a directory")
     }
 }
 

@@ -73,6 +73,57 @@ async fn replacement_never_lifts_a_suspension_or_revocation() {
     assert_eq!(s, 201, "{v}");
 }
 
+/// A replacement is valid no longer than the card it stands in for: the
+/// card office cannot lift an expiry the security office set, nor replace
+/// a card that has expired.
+#[tokio::test]
+async fn replacement_never_extends_a_cards_validity() {
+    let h = Harness::start().await;
+    let a = h.admin();
+    let clerk = h.admin_as(Role::CardOffice, "clerk");
+    let mut r = h.reader(READER).await;
+    let holder = h.holder(1).await;
+    let (card, _) = h.issue_to(holder).await;
+    let now = portcullis::clock::Clock::now_micros(&h.clock) / 1_000_000;
+    let until = now + 3_600;
+    let (s, v) = a
+        .call(Op::CardExpiry, &[&card])
+        .json(&json!({ "valid_until": until }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 200, "{v}");
+
+    // Asking for more is refused; asking for nothing carries the expiry.
+    let (s, v) = clerk
+        .call(Op::CardReplace, &[&holder])
+        .json(&json!({ "valid_until": until + 86_400 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 409, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("valid longer"), "{v}");
+    let (s, v) = clerk
+        .call(Op::CardReplace, &[&holder])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["card"]["valid_until"].as_u64(), Some(until), "{v}");
+    let n: portcullis::crypto::numbers::AccessNumber =
+        v["access_number"].as_str().unwrap().parse().unwrap();
+    assert_eq!(reason(r.verify(1, 1, &n).await.unwrap()), Reason::Granted);
+
+    // Expired: no replacement, for any role; the card stays expired.
+    h.clock.advance(2 * 3_600 * 1_000_000);
+    for c in [&clerk, &a] {
+        let (s, v) = c.call(Op::CardReplace, &[&holder]).send().await.unwrap();
+        assert_eq!(s, 409, "{v}");
+        assert!(v["error"].as_str().unwrap().contains("expired"), "{v}");
+    }
+    assert_eq!(reason(r.verify(2, 1, &n).await.unwrap()), Reason::Expired);
+}
+
 /// Defect 3: a data directory with records is never opened with missing
 /// or different keys; a fresh one gets keys.
 #[tokio::test]
@@ -376,6 +427,21 @@ fn configuration_checks_descriptors_and_ports() {
     let mut c = portcullis::Config::default();
     c.tls.ca_cert = "/nonexistent/ca.crt".into();
     assert!(c.warnings().iter().any(|w| w.contains("does not exist")));
+    // `--check-config` fails on them, naming the file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portcullis.toml");
+    std::fs::write(&path, toml::to_string(&c).unwrap()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["run", "--check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a missing CA certificate passed the check"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/ca.crt"), "{err}");
 }
 
 /// No free text: a department is a registered code; access definitions

@@ -22,6 +22,13 @@ pub fn run(config: Option<&Path>, check: bool) -> Result<()> {
         }
     };
     if check {
+        let missing = config.missing_files();
+        if !missing.is_empty() {
+            anyhow::bail!(
+                "the configuration names files that do not exist: {}",
+                missing.join("; ")
+            );
+        }
         let warnings = config.warnings();
         for w in &warnings {
             println!("warning: {w}");

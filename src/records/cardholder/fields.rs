@@ -163,20 +163,33 @@ pub fn check_field_names(obj: &Map<String, Value>) -> Result<(), HolderInputErro
 }
 
 /// An office address is a building and a room, nothing else: `E52-419`,
-/// `7-019`, `NW12-2F`, or `Building 6, Room 201`.
+/// `7-019`, `NW12-2F`, or `Building 6, Room 201`. A building is at most
+/// two capital letters and one to three digits; a room one to four digits
+/// and at most one capital letter. No word fits either, so nothing else
+/// can be written there.
 fn is_office_address(a: &str) -> bool {
-    fn code(s: &str, max: usize) -> bool {
-        !s.is_empty() && s.len() <= max && s.chars().all(|c| c.is_ascii_alphanumeric())
+    /// Up to two capitals, then one to three digits.
+    fn building(s: &str) -> bool {
+        let letters = s.bytes().take_while(u8::is_ascii_uppercase).count();
+        let digits = &s[letters..];
+        letters <= 2
+            && (1..=3).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+    }
+    fn room(s: &str) -> bool {
+        let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+        let rest = &s[digits..];
+        (1..=4).contains(&digits) && rest.len() <= 1 && rest.bytes().all(|b| b.is_ascii_uppercase())
     }
     let a = a.trim();
-    if let Some((b, r)) = a.split_once('-') {
-        return code(b, 6) && code(r, 6) && b.chars().any(|c| c.is_ascii_digit());
+    if let Some(rest) = a.strip_prefix("Building ") {
+        return match rest.split_once(", Room ") {
+            Some((b, r)) => building(b) && room(r),
+            None => false,
+        };
     }
-    let Some(rest) = a.strip_prefix("Building ") else {
-        return false;
-    };
-    match rest.split_once(", Room ") {
-        Some((b, r)) => code(b, 6) && code(r, 6),
+    match a.split_once('-') {
+        Some((b, r)) => building(b) && room(r),
         None => false,
     }
 }
@@ -386,7 +399,26 @@ mod tests {
         let mut v = ok();
         v["office_address"] = json!("Gender female, nationality X");
         assert!(Personal::from_json(&v).is_err());
-        for addr in ["E52-419", "7-019", "Building 6, Room 201", "NW12-2F"] {
+        for addr in [
+            "Building Muslim, Room Gay",
+            "Female-1",
+            "E52-Jewish",
+            "Building 6, Room Asian",
+            "ABC12-1",
+            "E52-41999",
+            "e52-419",
+        ] {
+            let mut v = ok();
+            v["office_address"] = json!(addr);
+            assert!(Personal::from_json(&v).is_err(), "{addr}");
+        }
+        for addr in [
+            "E52-419",
+            "7-019",
+            "Building 6, Room 201",
+            "NW12-2F",
+            "W20-007A",
+        ] {
             let mut v = ok();
             v["office_address"] = json!(addr);
             assert!(Personal::from_json(&v).is_ok(), "{addr}");
