@@ -106,6 +106,12 @@ pub struct ClusterConfig {
     pub journal_max_age_secs: u64,
     /// Stream name prefix (tests give each cluster its own).
     pub stream_prefix: String,
+    /// A starting appliance refuses readers (`not_ready`, so doors use
+    /// another appliance) until it has caught up with the change log, at
+    /// most this long; after that, with the cluster still out of reach, it
+    /// serves from its own last state, degraded and said so loudly (a
+    /// campus whose NATS servers are all down must not stay locked).
+    pub start_serving_after_ms: u64,
 }
 
 impl Default for ClusterConfig {
@@ -118,6 +124,7 @@ impl Default for ClusterConfig {
             commit_timeout_ms: 5_000,
             journal_max_age_secs: 0,
             stream_prefix: "PORTCULLIS".into(),
+            start_serving_after_ms: 30_000,
         }
     }
 }

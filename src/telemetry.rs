@@ -75,6 +75,9 @@ pub mod name {
     pub const DOOR_ALARMS: &str = "portcullis_door_alarms";
     /// Door events whose alarm update was dropped (queue full).
     pub const ALARM_UPDATES_DROPPED: &str = "portcullis_alarm_updates_dropped_total";
+    /// Door events whose alarm update waits to be committed (it is retried
+    /// until the change can be made: storage or the cluster refused it).
+    pub const ALARM_UPDATES_PENDING: &str = "portcullis_alarm_updates_pending";
     /// Scheduled erasures skipped for lack of free space.
     pub const RETENTION_SKIPPED: &str = "portcullis_journal_retention_skipped_total";
     /// 1 while connected to NATS (clustered appliances only).
@@ -111,7 +114,7 @@ pub const TLS_FAILURE_REASONS: [&str; 7] = [
     "io",
 ];
 
-const FATAL_CODES: [ErrorCode; 13] = [
+const FATAL_CODES: [ErrorCode; 14] = [
     ErrorCode::DoorNotAssigned,
     ErrorCode::MalformedFrame,
     ErrorCode::FrameTooLarge,
@@ -125,6 +128,7 @@ const FATAL_CODES: [ErrorCode; 13] = [
     ErrorCode::Internal,
     ErrorCode::AtCapacity,
     ErrorCode::CertificateRevoked,
+    ErrorCode::NotReady,
 ];
 
 static META: Metadata<'static> =
@@ -170,6 +174,8 @@ pub struct Metrics {
     pub doors_in_alarm: Gauge,
     /// See [`name::ALARM_UPDATES_DROPPED`].
     pub alarm_updates_dropped: Counter,
+    /// See [`name::ALARM_UPDATES_PENDING`].
+    pub alarm_updates_pending: Gauge,
     /// See [`name::CLUSTER_CONNECTED`].
     pub cluster_connected: Gauge,
     /// See [`name::CLUSTER_BEHIND`].
@@ -529,6 +535,7 @@ impl Metrics {
             storage_critical: gauge(name::STORAGE_CRITICAL),
             doors_in_alarm: gauge(name::DOORS_IN_ALARM),
             alarm_updates_dropped: counter(name::ALARM_UPDATES_DROPPED, vec![]),
+            alarm_updates_pending: gauge(name::ALARM_UPDATES_PENDING),
             cluster_connected: gauge(name::CLUSTER_CONNECTED),
             cluster_behind: gauge(name::CLUSTER_BEHIND),
             cluster_applied: gauge(name::CLUSTER_APPLIED),
@@ -560,6 +567,7 @@ impl Metrics {
         m.connections_total.increment(0);
         m.retention_skipped.increment(0);
         m.alarm_updates_dropped.increment(0);
+        m.alarm_updates_pending.set(0.0);
         for c in &m.door_events {
             c.increment(0);
         }

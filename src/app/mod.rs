@@ -256,9 +256,26 @@ impl Appliance {
             let core = core.clone();
             tasks.push(tokio::spawn(async move {
                 while let Some((by, e)) = alarm_rx.recv().await {
-                    if let Err(err) = crate::records::alarms::commit_event(&core, by, e).await {
-                        tracing::error!(error = %err, door = e.door, "alarm state could not be updated");
+                    // An alarm is never given up: a change refused now (a
+                    // full disk, the cluster out of reach) is retried, in
+                    // order, until it is made. Each attempt is decided
+                    // against the state then, so a retry after an
+                    // uncertain commit changes nothing twice.
+                    let mut wait = Duration::from_millis(100);
+                    loop {
+                        core.metrics
+                            .alarm_updates_pending
+                            .set((alarm_rx.len() + 1) as f64);
+                        match crate::records::alarms::commit_event(&core, by.clone(), e).await {
+                            Ok(()) => break,
+                            Err(err) => {
+                                tracing::error!(error = %err, door = e.door, kind = e.kind.as_str(), "alarm state could not be updated; retrying");
+                                tokio::time::sleep(wait).await;
+                                wait = (wait * 2).min(Duration::from_secs(5));
+                            }
+                        }
                     }
+                    core.metrics.alarm_updates_pending.set(alarm_rx.len() as f64);
                 }
             }));
         }

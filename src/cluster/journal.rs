@@ -42,7 +42,7 @@ fn encode(records: &Records) -> Vec<u8> {
     out
 }
 
-fn decode(b: &[u8]) -> Option<Records> {
+pub(super) fn decode(b: &[u8]) -> Option<Records> {
     let (&v, rest) = b.split_first()?;
     if v != BATCH_V1 || rest.len() < 4 {
         return None;
@@ -76,7 +76,7 @@ fn seq_of(k: &[u8; 16]) -> u64 {
     u64::from_be_bytes(k[8..].try_into().unwrap_or([0; 8]))
 }
 
-fn time_of(k: &[u8; 16]) -> u64 {
+pub(super) fn time_of(k: &[u8; 16]) -> u64 {
     u64::from_be_bytes(k[..8].try_into().unwrap_or([0; 8]))
 }
 
@@ -85,12 +85,18 @@ pub(super) async fn replicate(c: Arc<Cluster>, s: Arc<Shared>, mut stop: watch::
     let subject = format!("{}.{}", c.journal_prefix, s.journal.node());
     let mut committed = s.journal.committed();
     let mut at = cursor(&s);
+    let limit = c.journal_age(s.config.retention());
+    let limit_us = limit.as_micros() as u64;
     loop {
         if *stop.borrow() {
             return;
         }
+        // A record older than the stream's age limit is never published:
+        // one journaled while cut off from NATS for longer than the window
+        // must not live on in the stream past its 14 days.
+        let since = s.clock.now_micros().saturating_sub(limit_us) + 1;
         let (sc, after) = (s.clone(), at);
-        let batch = tokio::task::spawn_blocking(move || sc.journal.own_after(after, BATCH))
+        let batch = tokio::task::spawn_blocking(move || sc.journal.own_after(after, since, BATCH))
             .await
             .ok()
             .and_then(Result::ok)
@@ -121,9 +127,14 @@ pub(super) async fn replicate(c: Arc<Cluster>, s: Arc<Shared>, mut stop: watch::
         }
         let last = batch.last().map(|r| r.0).expect("non-empty");
         let id = format!("{}-{}-{}", c.cfg.name, seq_of(&first.0), seq_of(&last));
+        // The batch is erased by the servers when its oldest record
+        // reaches the age limit, however late it was published (the
+        // stream's own age limit counts from publication).
+        let ttl = Duration::from_micros(limit_us.saturating_sub(age)).max(Duration::from_secs(1));
         let msg = PublishMessage::build()
             .payload(Bytes::from(encode(&batch)))
             .message_id(id.as_str())
+            .ttl(ttl)
             .header(ORIGIN, c.cfg.name.as_str());
         let acked = match c.js.send_publish(subject.clone(), msg).await {
             Ok(f) => matches!(
@@ -193,6 +204,22 @@ pub(super) async fn import(c: Arc<Cluster>, s: Arc<Shared>, mut stop: watch::Rec
                 continue;
             }
             if m.subject.as_str() == own {
+                // Ours, unless another appliance was given our number:
+                // then neither sees the other's decisions in look-ups.
+                // Said loudly and the appliance is not ready.
+                let origin = m
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(ORIGIN))
+                    .map(|v| v.as_str().to_owned());
+                if let Some(o) = origin.filter(|o| o != &c.cfg.name) {
+                    let why = format!(
+                        "appliance {o} journals as node {} too: every appliance needs its own cluster.node",
+                        s.journal.node()
+                    );
+                    tracing::error!("{why}");
+                    *c.status.conflict.lock().expect("status lock") = Some(why);
+                }
                 position = seq;
                 continue;
             }

@@ -111,7 +111,7 @@ pub struct JournalReport {
     /// Its age limit (seconds): records older are erased by the NATS
     /// servers.
     pub max_age_secs: u64,
-    /// When its oldest batch was stored (RFC 3339), if it holds any.
+    /// When its oldest record was decided (RFC 3339), if it holds any.
     pub oldest: Option<String>,
     /// Whether everything it holds is inside the limit (with one minute
     /// for the servers' expiry sweep).
@@ -129,6 +129,9 @@ pub struct Status {
     pub behind: AtomicU64,
     /// Why the follower cannot apply the next change, if it cannot.
     pub stuck: Mutex<Option<String>>,
+    /// A misconfiguration seen on the streams (two appliances with one
+    /// node number), until restart.
+    pub conflict: Mutex<Option<String>>,
 }
 
 /// The link to the cluster.
@@ -144,6 +147,11 @@ pub struct Cluster {
     journal_stream: tokio::sync::OnceCell<stream::Stream>,
     /// Readiness and lag.
     pub status: Status,
+    /// When this appliance started (readers wait for the catch-up, within
+    /// `start_serving_after_ms`).
+    started: std::time::Instant,
+    /// Whether the wait for the catch-up has run out (said once).
+    stale_start: AtomicBool,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -204,6 +212,8 @@ impl Cluster {
             stream: tokio::sync::OnceCell::new(),
             journal_stream: tokio::sync::OnceCell::new(),
             status: Status::default(),
+            started: std::time::Instant::now(),
+            stale_start: AtomicBool::new(false),
         }))
     }
 
@@ -215,6 +225,34 @@ impl Cluster {
     /// Whether the link to NATS is up.
     pub fn connected(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// How long the replicated journal keeps a record: the retention
+    /// window, or the configured shorter limit.
+    pub(crate) fn journal_age(&self, retention: Duration) -> Duration {
+        match self.cfg.journal_max_age_secs {
+            0 => retention,
+            s => Duration::from_secs(s).min(retention),
+        }
+    }
+
+    /// When the oldest record in the replicated journal was decided (µs),
+    /// read from the stream's first batch; `None` when it holds none or
+    /// cannot be read.
+    async fn oldest_replicated(&self) -> Option<u64> {
+        let stream = self.journal_stream.get()?;
+        let info = stream.get_info().await.ok()?;
+        if info.state.messages == 0 {
+            return None;
+        }
+        let m = stream
+            .get_raw_message(info.state.first_sequence)
+            .await
+            .ok()?;
+        journal::decode(&m.payload)?
+            .iter()
+            .map(|(k, _)| journal::time_of(k))
+            .min()
     }
 
     /// Creates (or finds) both streams; retried until it works.
@@ -235,10 +273,7 @@ impl Cluster {
                     ..Default::default()
                 })
                 .await;
-            let age = match self.cfg.journal_max_age_secs {
-                0 => retention,
-                s => Duration::from_secs(s).min(retention),
-            };
+            let age = self.journal_age(retention);
             let changes = changes.map_err(|e| e.to_string());
             let journal = match &changes {
                 Ok(_) => self
@@ -249,6 +284,9 @@ impl Cluster {
                         num_replicas: self.cfg.replicas,
                         storage: stream::StorageType::File,
                         max_age: age,
+                        // Each batch also carries its own time to live,
+                        // counted from its oldest record's decision.
+                        allow_message_ttl: true,
                         duplicate_window: age.min(Duration::from_secs(120)),
                         description: Some(
                             "Portcullis decisions and door events of every appliance, erased at the retention window".into(),
@@ -351,14 +389,26 @@ impl Cluster {
                     s.metrics.cluster_conflicts.increment(1);
                     self.catch_up(s).await.map_err(E::from)?;
                 }
-                Err(e) if e.kind() == PublishErrorKind::TimedOut => {
+                // The servers refused it: it is not in the log.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        PublishErrorKind::StreamNotFound
+                            | PublishErrorKind::MaxAckPending
+                            | PublishErrorKind::MaxPayloadExceeded
+                    ) =>
+                {
                     s.metrics.cluster_refused.increment(1);
-                    return Err(LedgerError::ClusterUncertain.into());
+                    tracing::warn!(error = %e, "change refused by the cluster");
+                    return Err(LedgerError::ClusterUnavailable.into());
                 }
+                // Sent, but no answer (a timeout, a connection lost on the
+                // way): the log may or may not have it. The caller is told
+                // so; this appliance applies it from the log if it is there.
                 Err(e) => {
                     s.metrics.cluster_refused.increment(1);
-                    tracing::warn!(error = %e, "change not committed to the cluster");
-                    return Err(LedgerError::ClusterUnavailable.into());
+                    tracing::warn!(error = %e, "change not confirmed by the cluster");
+                    return Err(LedgerError::ClusterUncertain.into());
                 }
             }
         }
@@ -527,16 +577,12 @@ impl Cluster {
                         }
                     }
                 }
-                if let Some(j) = self.journal_stream.get() {
-                    if let Ok(info) = j.get_info().await {
-                        let age = if info.state.messages == 0 {
-                            0.0
-                        } else {
-                            let first = info.state.first_timestamp.unix_timestamp_nanos() / 1_000;
-                            (s.clock.now_micros() as i128 - first).max(0) as f64 / 1e6
-                        };
-                        s.metrics.cluster_journal_oldest_age.set(age);
-                    }
+                if self.journal_stream.get().is_some() {
+                    let age = match self.oldest_replicated().await {
+                        Some(t) => s.clock.now_micros().saturating_sub(t) as f64 / 1e6,
+                        None => 0.0,
+                    };
+                    s.metrics.cluster_journal_oldest_age.set(age);
                 }
             }
             s.metrics.cluster_applied.set(s.ledger.applied() as f64);
@@ -548,12 +594,14 @@ impl Cluster {
     pub async fn journal_report(&self, now: u64) -> Option<JournalReport> {
         let info = self.journal_stream.get()?.get_info().await.ok()?;
         let max_age = info.config.max_age.as_secs();
-        let (oldest, within) = if info.state.messages == 0 {
-            (None, true)
-        } else {
-            let first = (info.state.first_timestamp.unix_timestamp_nanos() / 1_000).max(0) as u64;
-            let age = now.saturating_sub(first) / 1_000_000;
-            (Some(crate::clock::rfc3339(first)), age <= max_age + 60)
+        // Judged by when the oldest record was decided, not when its batch
+        // was stored.
+        let (oldest, within) = match self.oldest_replicated().await {
+            None => (None, true),
+            Some(first) => {
+                let age = now.saturating_sub(first) / 1_000_000;
+                (Some(crate::clock::rfc3339(first)), age <= max_age + 60)
+            }
         };
         Some(JournalReport {
             stream: self.journal.clone(),
@@ -571,7 +619,10 @@ impl Cluster {
         if let Some(why) = self.status.stuck.lock().expect("status lock").clone() {
             p.push(format!("cluster: {why}"));
         }
-        if !self.status.caught_up.load(SeqCst) {
+        if let Some(why) = self.status.conflict.lock().expect("status lock").clone() {
+            p.push(format!("cluster: {why}"));
+        }
+        if !self.status.caught_up.load(SeqCst) && !self.waited_out() {
             p.push(format!(
                 "cluster: catching up with the change log ({} behind)",
                 self.status.behind.load(SeqCst)
@@ -580,13 +631,43 @@ impl Cluster {
         p
     }
 
+    /// Whether readers are served: once caught up with the change log
+    /// since start, or, when that takes longer than
+    /// `start_serving_after_ms`, from this appliance's own last state
+    /// (degraded, logged once).
+    pub fn serving_readers(&self) -> bool {
+        if self.status.caught_up.load(SeqCst) {
+            return true;
+        }
+        if !self.waited_out() {
+            return false;
+        }
+        if !self.stale_start.swap(true, SeqCst) {
+            tracing::error!(
+                "not caught up with the cluster since start: serving readers from this appliance's last state (changes made meanwhile elsewhere are not applied here yet)"
+            );
+        }
+        true
+    }
+
+    /// Whether the wait for the first catch-up since start has run out.
+    fn waited_out(&self) -> bool {
+        self.started.elapsed() >= Duration::from_millis(self.cfg.start_serving_after_ms)
+    }
+
     /// What works but is degraded.
     pub fn degraded(&self) -> Vec<String> {
-        if self.connected() {
-            Vec::new()
-        } else {
-            vec!["cut off from the cluster (NATS): admin changes are refused, verifications continue from the last state".into()]
+        let mut d = Vec::new();
+        if !self.connected() {
+            d.push("cut off from the cluster (NATS): admin changes are refused, verifications continue from the last state".into());
         }
+        if self.waited_out() && !self.status.caught_up.load(SeqCst) {
+            d.push(
+                "serving readers from state not yet confirmed against the cluster since start"
+                    .into(),
+            );
+        }
+        d
     }
 
     /// Starts the follower, the status watch and the journal's replication.

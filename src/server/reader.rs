@@ -101,6 +101,14 @@ async fn connection(
         refuse(&mut conn, &core, ErrorCode::ReaderNotRegistered).await;
         return;
     };
+    // A clustered appliance that has just started answers nobody from
+    // state it has not checked against the cluster: the door goes to
+    // another appliance.
+    if core.cluster.as_ref().is_some_and(|c| !c.serving_readers()) {
+        tracing::info!(reader = %id.name, "reader refused: not caught up with the cluster yet");
+        refuse(&mut conn, &core, ErrorCode::NotReady).await;
+        return;
+    }
     // Authenticated and registered: no longer pending; a session slot now,
     // or a refusal if the listener is full.
     drop(guard);

@@ -158,6 +158,9 @@ pub enum ErrorCode {
     AtCapacity,
     /// The reader's certificate has been revoked.
     CertificateRevoked,
+    /// The appliance is not serving readers yet (a clustered appliance
+    /// catching up with the change log); try another appliance.
+    NotReady,
     /// A code this implementation does not know (decoding only).
     Other(u8),
 }
@@ -179,6 +182,7 @@ impl ErrorCode {
             ErrorCode::Internal => 0x89,
             ErrorCode::AtCapacity => 0x8A,
             ErrorCode::CertificateRevoked => 0x8B,
+            ErrorCode::NotReady => 0x8C,
             ErrorCode::Other(c) => c,
         }
     }
@@ -198,6 +202,7 @@ impl ErrorCode {
             0x89 => ErrorCode::Internal,
             0x8A => ErrorCode::AtCapacity,
             0x8B => ErrorCode::CertificateRevoked,
+            0x8C => ErrorCode::NotReady,
             other => ErrorCode::Other(other),
         }
     }
@@ -220,6 +225,7 @@ impl ErrorCode {
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Internal => "internal",
             ErrorCode::AtCapacity => "at_capacity",
+            ErrorCode::NotReady => "not_ready",
             ErrorCode::CertificateRevoked => "certificate_revoked",
             ErrorCode::Other(_) => "other",
         }
@@ -629,6 +635,10 @@ mod tests {
             "error-certificate-revoked" => Frame::Error {
                 request_id: 0,
                 code: ErrorCode::CertificateRevoked,
+            },
+            "error-not-ready" => Frame::Error {
+                request_id: 0,
+                code: ErrorCode::NotReady,
             },
             other => panic!("docs/PROTOCOL.md has a vector the test does not know: {other}"),
         }

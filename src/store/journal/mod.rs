@@ -357,16 +357,20 @@ impl Journal {
     }
 
     /// This appliance's own records after the key `after` (a journal key,
-    /// exclusive; `None`: from the start of the window), oldest first, at
-    /// most `limit`, as `(key, value)`. Own records sort in sequence order
-    /// (their time stamps never go back), so a replicator reads on from the
-    /// last key it has delivered.
+    /// exclusive; `None`: from the start of the window) and stamped at or
+    /// after `since`, oldest first, at most `limit`, as `(key, value)`. Own
+    /// records sort in sequence order (their time stamps never go back), so
+    /// a replicator reads on from the last key it has delivered; records
+    /// that aged past `since` before they could be delivered are passed
+    /// over, never delivered late.
     pub fn own_after(
         &self,
         after: Option<[u8; 16]>,
+        since: Micros,
         limit: usize,
     ) -> Result<Vec<RawRecord>, StoreError> {
-        let start = after.unwrap_or_else(|| key(self.cutoff(), 0));
+        let floor = key(self.cutoff().max(since), 0);
+        let start = after.map_or(floor, |a| a.max(floor));
         let mut out = Vec::new();
         for item in self.store.db().iterator_cf(
             self.store.cf(cf::JOURNAL),
