@@ -11,6 +11,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// Most table files RocksDB keeps open at once (the rest are reopened on
+/// demand): bounds the appliance's file descriptors.
+pub const ROCKSDB_MAX_OPEN_FILES: u32 = 512;
+
 /// The office's retention limit for access logs, in days. Configuration may
 /// shorten it, never lengthen it.
 pub const MAX_RETENTION_DAYS: u32 = 14;
@@ -702,7 +706,7 @@ impl Config {
             + self.admin.max_connections
             + self.admin.max_handshakes
             + self.metrics.max_connections) as u64
-            + u64::from(crate::store::MAX_OPEN_FILES)
+            + u64::from(ROCKSDB_MAX_OPEN_FILES)
             + 128
     }
 
@@ -736,15 +740,6 @@ impl Config {
             ));
         }
         w
-    }
-
-    /// How the database is opened.
-    pub fn store_tuning(&self) -> crate::store::Tuning {
-        let l = &self.storage.rocksdb_log_dir;
-        crate::store::Tuning {
-            log_dir: (!l.as_os_str().is_empty()).then(|| l.clone()),
-            journal_write_buffer: (self.journal.write_buffer_mb as usize) << 20,
-        }
     }
 
     /// Retention as a duration.

@@ -13,7 +13,6 @@ use metrics_exporter_prometheus::{
 
 use crate::protocol::Reason;
 use crate::protocol::{DoorEventKind, ErrorCode};
-use crate::server::listener::{Listener, Refusal};
 
 /// Metric names.
 pub mod name {
@@ -697,5 +696,56 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The appliance's listeners (also their metric label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// Door readers and controllers (protocol v1 over mTLS).
+    Reader,
+    /// The admin API (HTTPS, mTLS).
+    Admin,
+    /// Metrics and health (plain HTTP).
+    Ops,
+}
+
+impl Listener {
+    /// Every listener.
+    pub const ALL: [Listener; 3] = [Listener::Reader, Listener::Admin, Listener::Ops];
+
+    /// Metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Listener::Reader => "reader",
+            Listener::Admin => "admin",
+            Listener::Ops => "ops",
+        }
+    }
+}
+
+/// Why a connection was refused before it was served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Every session slot is taken.
+    Capacity,
+    /// The source address already has its maximum of unauthenticated
+    /// connections.
+    PerAddress,
+    /// The certificate already holds its maximum of sessions.
+    PerIdentity,
+}
+
+impl Refusal {
+    /// Every reason.
+    pub const ALL: [Refusal; 3] = [Refusal::Capacity, Refusal::PerAddress, Refusal::PerIdentity];
+
+    /// Metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Capacity => "capacity",
+            Refusal::PerAddress => "per_address",
+            Refusal::PerIdentity => "per_identity",
+        }
     }
 }

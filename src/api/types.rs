@@ -310,3 +310,16 @@ pub struct NotificationMarked {
     /// Always true.
     pub done: bool,
 }
+
+impl From<&crate::records::cards::Card> for CardView {
+    fn from(c: &crate::records::cards::Card) -> Self {
+        CardView {
+            id: c.id,
+            holder: u64::from(c.entry.holder),
+            status: c.entry.status,
+            valid_from: c.entry.valid_from,
+            valid_until: (c.entry.valid_until != 0).then_some(c.entry.valid_until),
+            issued_at: crate::clock::rfc3339(c.issued_at),
+        }
+    }
+}

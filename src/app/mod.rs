@@ -1,6 +1,6 @@
 //! Starting and stopping the whole appliance.
 
-pub mod keys;
+pub mod alarms;
 pub mod shared;
 
 use std::net::SocketAddr;
@@ -38,7 +38,7 @@ pub enum StartError {
     /// The keys do not fit the data directory (missing, or not the keys the
     /// data was written with).
     #[error(transparent)]
-    Keys(#[from] crate::app::keys::KeyBindError),
+    Keys(#[from] crate::store::keys::KeyBindError),
     /// The database could not be opened or loaded.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -147,7 +147,7 @@ impl Appliance {
                     &config.data_dir,
                     clock.clone(),
                     retention,
-                    &config.store_tuning(),
+                    &crate::store::Tuning::from_config(&config),
                 )?;
                 let mb = |v: u64| v << 20;
                 let space = Arc::new(Space::new(
@@ -156,7 +156,7 @@ impl Appliance {
                     mb(config.storage.resume_mb),
                     mb(config.storage.admin_reserve_mb),
                 ));
-                let keys = crate::app::keys::bind(&config.keys_dir, &store)?;
+                let keys = crate::store::keys::bind(&config.keys_dir, &store)?;
                 let cards = CardBook::load(
                     store.clone(),
                     Transform::new(&keys.transform),
@@ -266,7 +266,7 @@ impl Appliance {
                         core.metrics
                             .alarm_updates_pending
                             .set((alarm_rx.len() + 1) as f64);
-                        match crate::records::alarms::commit_event(&core, by.clone(), e).await {
+                        match crate::app::alarms::commit_event(&core, by.clone(), e).await {
                             Ok(()) => break,
                             Err(err) => {
                                 tracing::error!(error = %err, door = e.door, kind = e.kind.as_str(), "alarm state could not be updated; retrying");

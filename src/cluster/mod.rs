@@ -43,7 +43,7 @@ use tokio::sync::watch;
 
 use crate::app::shared::Shared;
 use crate::config::ClusterConfig;
-use crate::ledger::{Change, LedgerError};
+use crate::ledger::{Change, Durability, LedgerError};
 
 /// The format version of a change on the stream.
 const CHANGE_V1: u8 = 1;
@@ -67,6 +67,10 @@ pub fn decode_change(b: &[u8]) -> Result<Change, String> {
 }
 
 const MEMBER_OF: &[u8] = b"cluster/member-of";
+
+/// While catching up, changes copied from the log are synced at least
+/// this often (and at the end of every burst).
+const SYNC_EVERY: usize = 1024;
 
 /// Ties a data directory to one cluster (its stream prefix) or to running
 /// alone: ledger positions mean different things in each, so a directory
@@ -374,7 +378,7 @@ impl Cluster {
                     let sc = s.clone();
                     let seq = ack.sequence;
                     tokio::task::spawn_blocking(move || {
-                        crate::ledger::apply_at(&sc, &change, seq)
+                        crate::ledger::apply_at(&sc, &change, seq, Durability::Synced)
                     })
                     .await
                     .map_err(|_| E::from(LedgerError::Abandoned))?
@@ -421,18 +425,35 @@ impl Cluster {
         let Some(stream) = self.stream.get() else {
             return Err(LedgerError::ClusterUnavailable);
         };
-        loop {
+        let mut deferred = 0usize;
+        let r = loop {
             let seq = s.ledger.applied() + 1;
             let m = match stream.direct_get(seq).await {
                 Ok(m) => m,
-                Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => return Ok(()),
+                Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => break Ok(()),
                 Err(e) => {
                     tracing::warn!(error = %e, "could not read the change log");
-                    return Err(LedgerError::ClusterUnavailable);
+                    break Err(LedgerError::ClusterUnavailable);
                 }
             };
-            self.apply_message(s, seq, &m.payload).await?;
+            // Copied from the log: synced in groups (see `Durability`).
+            deferred += 1;
+            let d = if deferred % SYNC_EVERY == 0 {
+                Durability::Synced
+            } else {
+                Durability::Deferred
+            };
+            if let Err(e) = self.apply_message(s, seq, &m.payload, d).await {
+                break Err(e);
+            }
+        };
+        if deferred > 0 {
+            let sc = s.clone();
+            tokio::task::spawn_blocking(move || crate::ledger::sync_position(&sc))
+                .await
+                .map_err(|_| LedgerError::Abandoned)??;
         }
+        r
     }
 
     async fn apply_message(
@@ -440,6 +461,7 @@ impl Cluster {
         s: &Arc<Shared>,
         seq: u64,
         payload: &[u8],
+        durability: Durability,
     ) -> Result<(), LedgerError> {
         let change = match decode_change(payload) {
             Ok(c) => c,
@@ -450,9 +472,11 @@ impl Cluster {
             }
         };
         let sc = s.clone();
-        let r = tokio::task::spawn_blocking(move || crate::ledger::apply_at(&sc, &change, seq))
-            .await
-            .map_err(|_| LedgerError::Abandoned)?;
+        let r = tokio::task::spawn_blocking(move || {
+            crate::ledger::apply_at(&sc, &change, seq, durability)
+        })
+        .await
+        .map_err(|_| LedgerError::Abandoned)?;
         match r {
             Ok(()) => {
                 *self.status.stuck.lock().expect("status lock") = None;
@@ -508,6 +532,14 @@ impl Cluster {
                 let next = match next {
                     Ok(n) => n,
                     Err(_) => {
+                        if s.ledger.unsynced() {
+                            let _turn = s.ledger.lock().await;
+                            let sc = s.clone();
+                            let _ = tokio::task::spawn_blocking(move || {
+                                crate::ledger::sync_position(&sc)
+                            })
+                            .await;
+                        }
                         // Quiet for a while. If the log has moved on
                         // without this consumer (its server went and it
                         // was not rebuilt), read the log directly and
@@ -536,7 +568,14 @@ impl Cluster {
                     // from what this appliance has.
                     break;
                 }
-                if let Err(e) = self.apply_message(&s, seq, &m.payload).await {
+                // Behind: copied from the log and synced in groups, the
+                // last of a burst synced at once.
+                let d = if pending == 0 || seq % SYNC_EVERY as u64 == 0 {
+                    Durability::Synced
+                } else {
+                    Durability::Deferred
+                };
+                if let Err(e) = self.apply_message(&s, seq, &m.payload, d).await {
                     tracing::error!(error = %e, "the change log cannot be applied here; retrying");
                     drop(_turn);
                     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -164,6 +164,8 @@ const APPLIED: &[u8] = b"ledger/applied";
 pub struct Ledger {
     gate: Arc<tokio::sync::Mutex<()>>,
     applied: AtomicU64,
+    /// The last position synced and recorded in the marker.
+    acknowledged: AtomicU64,
     /// `LEDGER-POSITION` in the data directory: the last position
     /// acknowledged, written after each change outside RocksDB, so a
     /// database that lost acknowledged changes is refused at start.
@@ -183,16 +185,17 @@ fn position(store: &Store) -> Result<u64, StoreError> {
     })
 }
 
-/// The marker file's name in the data directory.
-pub const MARKER: &str = "LEDGER-POSITION";
+pub use crate::store::LEDGER_MARKER as MARKER;
 
 impl Ledger {
     /// Opens the ledger at the position stored in `store` (checked first
     /// with [`Ledger::check`]).
     pub fn open(store: &Store, data_dir: &std::path::Path) -> Result<Self, StoreError> {
+        let at = position(store)?;
         Ok(Self {
             gate: Arc::new(tokio::sync::Mutex::new(())),
-            applied: AtomicU64::new(position(store)?),
+            applied: AtomicU64::new(at),
+            acknowledged: AtomicU64::new(at),
             marker: data_dir.join(MARKER),
         })
     }
@@ -221,6 +224,7 @@ impl Ledger {
 
     /// Records `seq` as acknowledged (after it is durable in RocksDB).
     fn mark(&self, seq: u64) {
+        self.acknowledged.fetch_max(seq, Ordering::SeqCst);
         let write = || -> std::io::Result<()> {
             use std::io::Write;
             let tmp = self.marker.with_extension("tmp");
@@ -238,6 +242,11 @@ impl Ledger {
     /// The position of the last change applied.
     pub fn applied(&self) -> u64 {
         self.applied.load(Ordering::SeqCst)
+    }
+
+    /// Whether changes were applied without a sync since the last one.
+    pub(crate) fn unsynced(&self) -> bool {
+        self.acknowledged.load(Ordering::SeqCst) < self.applied()
     }
 }
 
@@ -285,20 +294,63 @@ impl Ledger {
     }
 }
 
+/// How an applied change reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// Synced before the call returns, and the acknowledged position
+    /// recorded: every change this appliance answers for.
+    Synced,
+    /// Written to the WAL without a sync: changes a follower copies from
+    /// the cluster's log while catching up, where the log, not this disk,
+    /// is what keeps them. A later [`sync_position`] makes every one of
+    /// them durable at once (the WAL is written in order); a power cut
+    /// before it loses only what the log still holds.
+    Deferred,
+}
+
 /// Applies `change` at ledger position `seq`, which must be the next one
 /// (a change from the cluster's log; the caller holds the ledger lock).
-pub(crate) fn apply_at(s: &Shared, change: &Change, seq: u64) -> Result<(), LedgerError> {
+pub(crate) fn apply_at(
+    s: &Shared,
+    change: &Change,
+    seq: u64,
+    durability: Durability,
+) -> Result<(), LedgerError> {
     let next = s.ledger.applied() + 1;
     if seq != next {
         return Err(LedgerError::ClusterApply(format!(
             "position {seq} arrived where {next} was expected"
         )));
     }
-    apply(s, change)
+    apply_with(s, change, durability)
+}
+
+/// Makes every change applied so far durable (one synced write; the WAL
+/// is ordered, so it covers every deferred one before it) and records the
+/// position as acknowledged.
+pub(crate) fn sync_position(s: &Shared) -> Result<(), LedgerError> {
+    let seq = s.ledger.applied();
+    s.store
+        .db()
+        .put_cf_opt(
+            s.store.cf(cf::META),
+            APPLIED,
+            seq.to_be_bytes(),
+            &crate::store::sync_write(),
+        )
+        .map_err(StoreError::from)?;
+    s.ledger.mark(seq);
+    Ok(())
+}
+
+/// Writes `change` as the next ledger position, synced, then installs it
+/// in memory.
+fn apply(s: &Shared, change: &Change) -> Result<(), LedgerError> {
+    apply_with(s, change, Durability::Synced)
 }
 
 /// Writes `change` as the next ledger position, then installs it in memory.
-fn apply(s: &Shared, change: &Change) -> Result<(), LedgerError> {
+fn apply_with(s: &Shared, change: &Change, durability: Durability) -> Result<(), LedgerError> {
     if !s.space.admin_allowed() {
         return Err(LedgerError::StorageFull);
     }
@@ -336,10 +388,10 @@ fn apply(s: &Shared, change: &Change) -> Result<(), LedgerError> {
             Effect::LookupCounted(c) => limits::stage(store, &mut batch, c),
             Effect::Notification(n) => outbox::stage(store, &mut batch, n)?,
             Effect::RecordKey { id, check } => {
-                crate::app::keys::stage_current(store, &mut batch, *id, *check)
+                crate::store::keys::stage_current(store, &mut batch, *id, *check)
             }
             Effect::RecordKeysRetired(ids) => {
-                crate::app::keys::stage_retired(store, &mut batch, ids)
+                crate::store::keys::stage_retired(store, &mut batch, ids)
             }
         }
     }
@@ -354,12 +406,18 @@ fn apply(s: &Shared, change: &Change) -> Result<(), LedgerError> {
             .stage(&mut batch, change.time, seq, i as u64, l)?;
     }
     batch.put_cf(store.cf(cf::META), APPLIED, seq.to_be_bytes());
+    let opts = match durability {
+        Durability::Synced => crate::store::sync_write(),
+        Durability::Deferred => rocksdb::WriteOptions::default(),
+    };
     store
         .db()
-        .write_opt(batch, &crate::store::sync_write())
+        .write_opt(batch, &opts)
         .map_err(StoreError::from)?;
     s.ledger.applied.store(seq, Ordering::SeqCst);
-    s.ledger.mark(seq);
+    if durability == Durability::Synced {
+        s.ledger.mark(seq);
+    }
     for e in &change.effects {
         install(s, e);
     }

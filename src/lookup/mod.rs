@@ -79,8 +79,8 @@ pub fn check_not_live(to: Micros, now: Micros, min_age: Micros) -> Result<(), Lo
 
 /// The subject a card look-up counts against: its holder (one person),
 /// or the card itself when no such card exists.
-pub fn card_subject(s: &crate::app::shared::Shared, card: u64) -> String {
-    match s.cards.get(card) {
+pub fn card_subject(cards: &crate::records::cards::CardBook, card: u64) -> String {
+    match cards.get(card) {
         Ok(c) => format!("holder:{}", c.entry.holder),
         Err(_) => format!("card:{card}"),
     }

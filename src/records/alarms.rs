@@ -157,38 +157,3 @@ pub fn stage_set(store: &Store, batch: &mut WriteBatch, a: &Alarm) -> Result<(),
 pub fn stage_clear(store: &Store, batch: &mut WriteBatch, door: u32, kind: DoorEventKind) {
     batch.delete_cf(store.cf(cf::META), key(door, kind));
 }
-
-/// Raises or ends the alarm a journaled door event describes (through the
-/// ledger; a repeated beginning or an end without an alarm changes
-/// nothing).
-pub async fn commit_event(
-    shared: &std::sync::Arc<crate::app::shared::Shared>,
-    reported_by: String,
-    e: crate::protocol::DoorEvent,
-) -> Result<(), crate::ledger::LedgerError> {
-    use crate::ledger::{Change, Effect};
-    crate::ledger::commit(shared, move |s| {
-        let now = s.clock.now_micros();
-        let active = s.alarms.get(e.door, e.kind);
-        let change = match (e.begins, active) {
-            (true, None) => Change::at(now).with(Effect::AlarmSet(Alarm::new(
-                e.door,
-                e.kind,
-                crate::clock::rfc3339(e.observed_us),
-                &reported_by,
-            ))),
-            (false, Some(_)) => Change::at(now).with(Effect::AlarmCleared(e.door, e.kind.code())),
-            _ => Change::at(now),
-        };
-        if e.begins
-            && matches!(
-                e.kind,
-                DoorEventKind::ForcedOpen | DoorEventKind::HeldOpen | DoorEventKind::Tamper
-            )
-        {
-            tracing::warn!(door = e.door, kind = e.kind.as_str(), "door alarm");
-        }
-        Ok::<_, crate::ledger::LedgerError>((change, ()))
-    })
-    .await
-}

@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use rocksdb::{IteratorMode, WriteBatch};
 
-use crate::api::types::CardView;
 use crate::clock::SharedClock;
 use crate::crypto::numbers::{AccessNumber, Digest, Generator, Transform};
 use crate::policy::credentials::{CardStatus, CredentialMap, Entry};
@@ -72,19 +71,6 @@ impl Card {
             },
             issued_at: u64_at(34),
         })
-    }
-}
-
-impl From<&Card> for CardView {
-    fn from(c: &Card) -> Self {
-        CardView {
-            id: c.id,
-            holder: u64::from(c.entry.holder),
-            status: c.entry.status,
-            valid_from: c.entry.valid_from,
-            valid_until: (c.entry.valid_until != 0).then_some(c.entry.valid_until),
-            issued_at: crate::clock::rfc3339(c.issued_at),
-        }
     }
 }
 

@@ -29,56 +29,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::telemetry::Metrics;
 
-/// The appliance's listeners (also their metric label).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Listener {
-    /// Door readers and controllers (protocol v1 over mTLS).
-    Reader,
-    /// The admin API (HTTPS, mTLS).
-    Admin,
-    /// Metrics and health (plain HTTP).
-    Ops,
-}
-
-impl Listener {
-    /// Every listener.
-    pub const ALL: [Listener; 3] = [Listener::Reader, Listener::Admin, Listener::Ops];
-
-    /// Metric label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Listener::Reader => "reader",
-            Listener::Admin => "admin",
-            Listener::Ops => "ops",
-        }
-    }
-}
-
-/// Why a connection was refused before it was served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// Every session slot is taken.
-    Capacity,
-    /// The source address already has its maximum of unauthenticated
-    /// connections.
-    PerAddress,
-    /// The certificate already holds its maximum of sessions.
-    PerIdentity,
-}
-
-impl Refusal {
-    /// Every reason.
-    pub const ALL: [Refusal; 3] = [Refusal::Capacity, Refusal::PerAddress, Refusal::PerIdentity];
-
-    /// Metric label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Refusal::Capacity => "capacity",
-            Refusal::PerAddress => "per_address",
-            Refusal::PerIdentity => "per_identity",
-        }
-    }
-}
+pub use crate::telemetry::{Listener, Refusal};
 
 /// The bounds of one listener.
 #[derive(Debug, Clone)]

@@ -89,6 +89,7 @@ pub async fn run(listener: TcpListener, core: Arc<Shared>, stop: watch::Receiver
             // Unauthenticated for its whole life: it keeps its place among
             // its address's connections until it ends.
             let _place = p.guard;
+            let _ = p.tcp.set_nodelay(true);
             let svc =
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let app = app.clone();

@@ -184,7 +184,7 @@ pub fn restore(
         }
     }
     std::fs::write(
-        data_dir.join(crate::ledger::MARKER),
+        data_dir.join(crate::store::LEDGER_MARKER),
         format!("{}\n", info.manifest.ledger_position),
     )?;
     Ok(info.manifest)

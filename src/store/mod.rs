@@ -23,6 +23,7 @@
 pub mod audit;
 pub mod backup;
 pub mod journal;
+pub mod keys;
 pub mod lookups;
 pub mod retention;
 pub mod space;
@@ -119,9 +120,11 @@ pub enum StoreError {
     },
 }
 
-/// Most table files RocksDB keeps open at once (the rest are reopened on
-/// demand): bounds the appliance's file descriptors.
-pub const MAX_OPEN_FILES: u32 = 512;
+pub use crate::config::ROCKSDB_MAX_OPEN_FILES as MAX_OPEN_FILES;
+
+/// The ledger's acknowledged-position marker, a file in the data directory
+/// beside RocksDB's (see [`crate::ledger`]).
+pub const LEDGER_MARKER: &str = "LEDGER-POSITION";
 
 /// Write options for changes that must survive a power cut once
 /// acknowledged: the WAL is synced before the write returns.
@@ -205,6 +208,17 @@ pub struct Tuning {
     /// The journal's write buffer in bytes (the free-space reserve must
     /// cover about twice it).
     pub journal_write_buffer: usize,
+}
+
+impl Tuning {
+    /// How `config` says the database is opened.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        let l = &config.storage.rocksdb_log_dir;
+        Tuning {
+            log_dir: (!l.as_os_str().is_empty()).then(|| l.clone()),
+            journal_write_buffer: (config.journal.write_buffer_mb as usize) << 20,
+        }
+    }
 }
 
 impl Default for Tuning {

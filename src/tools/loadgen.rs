@@ -314,6 +314,18 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
 /// its own generated test cardholder holding a `loadgen` level for the load
 /// reader's doors (added to the existing access definitions).
 pub async fn issue_cards(admin: &AdminClient, n: usize) -> Result<Vec<AccessNumber>, LoadError> {
+    Ok(issue_cards_with_ids(admin, n)
+        .await?
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect())
+}
+
+/// As [`issue_cards`], with each card's id.
+pub async fn issue_cards_with_ids(
+    admin: &AdminClient,
+    n: usize,
+) -> Result<Vec<(u64, AccessNumber)>, LoadError> {
     let setup = |what: &str, e: AdminError| LoadError::Setup(format!("{what}: {e}"));
     let mut defs: Definitions = admin
         .call(Op::AccessShow, &[])
@@ -388,7 +400,7 @@ pub async fn issue_cards(admin: &AdminClient, n: usize) -> Result<Vec<AccessNumb
                     .access_number
                     .parse()
                     .map_err(|e: crate::crypto::numbers::BadAccessNumber| e.to_string())?;
-                out.push(n);
+                out.push((issued.card.id, n));
             }
             Ok::<_, String>(out)
         }));

@@ -1,4 +1,6 @@
-//! Measurement tools: the load generator and scale data sets.
+//! Measurement tools: the load generator, scale data sets and cluster
+//! measurements.
 
+pub mod cluster_bench;
 pub mod loadgen;
 pub mod scale;

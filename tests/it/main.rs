@@ -3,6 +3,7 @@
 
 mod admin;
 mod alerts;
+mod architecture;
 mod cluster;
 mod common;
 mod door_controller;

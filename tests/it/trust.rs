@@ -157,7 +157,7 @@ async fn missing_or_wrong_keys_refuse_to_start() {
         let clock: portcullis::clock::SharedClock =
             std::sync::Arc::new(portcullis::clock::SystemClock);
         let store = portcullis::store::Store::open(&store_dir, clock, 1).unwrap();
-        portcullis::app::keys::bind(&other.path().join("keys"), &store).unwrap();
+        portcullis::store::keys::bind(&other.path().join("keys"), &store).unwrap();
     }
     copy_dir(&other.path().join("keys"), &keys);
     let e = h.try_boot().await.unwrap_err().to_string();

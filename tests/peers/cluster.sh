@@ -7,65 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 P="$PWD/portcullis"
-NATS="${PORTCULLIS_PEER_PYTHON:-$HOME/.cache/portcullis/venv/bin/python}"
-NATS="$(dirname "$NATS")/nats-server"
 DIR="$PWD/cluster-demo"
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
+# shellcheck source=tests/peers/cluster-lib.sh
+source tests/peers/cluster-lib.sh
+trap cluster_stop EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$DIR"
-wait_http() {
-  local i
-  for i in $(seq 1 300); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "$2 did not become ready ($1):" >&2
-  curl -s "$1" >&2 || true
-  return 1
-}
-
-ROUTES="nats-route://127.0.0.1:16221, nats-route://127.0.0.1:16222, nats-route://127.0.0.1:16223"
-URLS='"nats://127.0.0.1:14221", "nats://127.0.0.1:14222", "nats://127.0.0.1:14223"'
-for i in 1 2 3; do
-  cat >"$DIR/nats-$i.conf" <<EOF
-server_name: n$i
-listen: 127.0.0.1:1422$i
-http: 127.0.0.1:1822$i
-max_payload: 8MB
-jetstream { store_dir: "$DIR/nats-$i", max_memory_store: 64MB, max_file_store: 2GB }
-cluster { name: portcullis-demo, listen: 127.0.0.1:1622$i, routes: [$ROUTES] }
-EOF
-  "$NATS" -c "$DIR/nats-$i.conf" 2>>"$DIR/nats-$i.log" &
-  PIDS+=($!)
-done
-for i in 1 2 3; do wait_http "http://127.0.0.1:1822$i/healthz" "NATS server n$i"; done
-
-[ -f "$DIR/certs/ca.crt" ] || "$P" pki init --dir "$DIR/certs" >/dev/null
-[ -f "$DIR/certs/clients/security-office-admin.crt" ] ||
-  "$P" pki issue --role security-office --name admin --dir "$DIR/certs" >/dev/null
-[ -f "$DIR/certs/clients/reader-demo-reader.crt" ] ||
-  "$P" pki issue --role reader --name demo-reader --dir "$DIR/certs" >/dev/null
-
-start_appliance() { # N
-  local n=$1
-  "$P" default-config | sed \
-    -e "s|^data_dir = .*|data_dir = \"$DIR/a$n/data\"|" \
-    -e "s|^keys_dir = .*|keys_dir = \"$DIR/keys\"|" \
-    -e "s|\"certs/|\"$DIR/certs/|" \
-    -e "s|127.0.0.1:7443|127.0.0.1:1745$n|" \
-    -e "s|127.0.0.1:7444|127.0.0.1:1746$n|" \
-    -e "s|127.0.0.1:9477|127.0.0.1:1948$n|" \
-    -e "s|^dir = \"backups\"|dir = \"$DIR/a$n/backups\"|" \
-    -e "/^\[cluster\]/,/^\[/ s|^nats = .*|nats = [$URLS]|" \
-    -e "/^\[cluster\]/,/^\[/ s|^name = .*|name = \"a$n\"|" \
-    -e "/^\[cluster\]/,/^\[/ s|^node = .*|node = $n|" >"$DIR/a$n.toml"
-  mkdir -p "$DIR/a$n"
-  "$P" run --config "$DIR/a$n.toml" 2>>"$DIR/a$n/appliance.log" &
-  PIDS+=($!)
-}
+start_all_nats
+cluster_pki
 # The first makes the keys the others share (on separate machines: copy
 # keys/ to each before its first start).
 start_appliance 1
@@ -98,7 +47,7 @@ for n in 1 2 3; do
   printf '  a%s: ' "$n"
   "$P" reader verify --door 1 --number "$NUMBER" --addr "127.0.0.1:1745$n" --certs "$DIR/certs" | head -1
 done
-cat <<EOF
+cat <<MSG
 
 In another terminal, from this directory:
   ./portcullis card replace --holder 1 --admin 127.0.0.1:17462 --certs cluster-demo/certs     # on a2
@@ -106,5 +55,5 @@ In another terminal, from this directory:
   curl -s http://127.0.0.1:19481/readyz; curl -s http://127.0.0.1:19481/metrics | grep portcullis_cluster
   pkill -f cluster-demo/nats-1.conf    # one NATS server gone: changes still commit
 Ctrl-C stops everything.
-EOF
+MSG
 wait "${PIDS[0]}"

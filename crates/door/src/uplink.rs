@@ -135,8 +135,20 @@ impl Uplink {
                         if round == 0 {
                             tracing::warn!(%addr, error = %e, "appliance not reachable");
                         }
-                        if matches!(e, ClientError::Refused(_)) {
-                            tracing::error!(%addr, error = %e, "appliance refused this controller");
+                        match e {
+                            // "Try another appliance": capacity, a start
+                            // still catching up with its cluster, a drain.
+                            ClientError::Refused(
+                                ErrorCode::AtCapacity
+                                | ErrorCode::NotReady
+                                | ErrorCode::ShuttingDown,
+                            ) => {
+                                tracing::info!(%addr, error = %e, "appliance not serving now; trying the next");
+                            }
+                            ClientError::Refused(_) => {
+                                tracing::error!(%addr, error = %e, "appliance refused this controller");
+                            }
+                            _ => {}
                         }
                         continue;
                     }

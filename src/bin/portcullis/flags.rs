@@ -100,6 +100,42 @@ pub enum Command {
     /// Scale data sets: create N synthetic credentials, measure loading them.
     #[command(subcommand)]
     Scale(ScaleCmd),
+    /// Cluster measurements (loopback only; see docs/PERFORMANCE.md).
+    #[command(subcommand)]
+    ClusterBench(ClusterBenchCmd),
+}
+
+#[derive(Subcommand)]
+pub enum ClusterBenchCmd {
+    /// Suspend and resume a card on one appliance, over and over, and time
+    /// until readers of every appliance are answered by the change.
+    Propagation {
+        /// Admin listener of the appliance that makes the changes.
+        #[arg(long)]
+        admin: SocketAddr,
+        /// Reader listeners, one per appliance (comma-separated).
+        #[arg(long, value_delimiter = ',', required = true)]
+        readers: Vec<SocketAddr>,
+        /// Certificate directory (the cluster's PKI).
+        #[arg(long, default_value = "certs")]
+        certs: PathBuf,
+        /// Changes to time.
+        #[arg(long, default_value_t = 200)]
+        rounds: usize,
+    },
+    /// Publish N changes (department records, audited) to the cluster's
+    /// change log, as appliances publish them, to time a catch-up.
+    FillLog {
+        /// A NATS server of the cluster.
+        #[arg(long)]
+        nats: String,
+        /// The cluster's stream prefix (`cluster.stream_prefix`).
+        #[arg(long, default_value = "PORTCULLIS")]
+        prefix: String,
+        /// How many.
+        #[arg(long)]
+        changes: u64,
+    },
 }
 
 /// How to reach the admin API and as whom.

@@ -70,5 +70,6 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Notifications(cmd) => common::block_on(trails::notifications(cmd)),
         Command::Load(args) => tools::load(args),
         Command::Scale(cmd) => tools::scale(cmd),
+        Command::ClusterBench(cmd) => tools::cluster_bench(cmd),
     }
 }

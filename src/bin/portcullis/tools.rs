@@ -9,7 +9,7 @@ use portcullis::pki::identity::Role;
 use portcullis::pki::PkiDir;
 use portcullis::protocol::tls;
 
-use crate::flags::{LoadArgs, ScaleCmd};
+use crate::flags::{ClusterBenchCmd, LoadArgs, ScaleCmd};
 
 pub fn load(a: LoadArgs) -> Result<()> {
     if !(0.0..=1.0).contains(&a.known) {
@@ -120,4 +120,50 @@ pub fn scale(cmd: ScaleCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+pub fn cluster_bench(cmd: ClusterBenchCmd) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match cmd {
+            ClusterBenchCmd::Propagation {
+                admin,
+                readers,
+                certs,
+                rounds,
+            } => {
+                let r = portcullis::tools::cluster_bench::propagation(admin, &readers, certs, rounds)
+                    .await?;
+                let ms = |v: [f64; 3]| {
+                    format!(
+                        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                        v[0] / 1e3,
+                        v[1] / 1e3,
+                        v[2] / 1e3
+                    )
+                };
+                println!("{} changes, {} appliances", r.rounds, readers.len());
+                println!("acknowledged by the appliance that made it: {}", ms(r.ack_us));
+                println!("in force on every appliance (from the request): {}", ms(r.everywhere_us));
+                println!("in force on every appliance (after the acknowledgement): {}", ms(r.after_ack_us));
+                println!(
+                    "RESULT rounds={} ack_p50_us={:.0} ack_p99_us={:.0} all_p50_us={:.0} all_p99_us={:.0} all_max_us={:.0}",
+                    r.rounds, r.ack_us[0], r.ack_us[1], r.everywhere_us[0], r.everywhere_us[1], r.everywhere_us[2]
+                );
+            }
+            ClusterBenchCmd::FillLog {
+                nats,
+                prefix,
+                changes,
+            } => {
+                let (last, rate) =
+                    portcullis::tools::cluster_bench::fill_log(&nats, &prefix, changes).await?;
+                println!("published {changes} changes ({rate:.0}/s); the log now ends at {last}");
+                println!("RESULT last={last} rate={rate:.0}");
+            }
+        }
+        anyhow::Ok(())
+    })
 }

@@ -178,7 +178,7 @@ pub async fn lookup(caller: Caller, State(s): AppState, RawQuery(raw): RawQuery)
     let subject_label = match q.by {
         LookupBy::Card => {
             let card = q.id;
-            read(&s, move |s| Ok(lookup::card_subject(s, card))).await?
+            read(&s, move |s| Ok(lookup::card_subject(&s.cards, card))).await?
         }
         _ => format!("{by}:{}", q.id),
     };

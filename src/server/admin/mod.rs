@@ -245,6 +245,10 @@ async fn connection(
     mut stop: watch::Receiver<bool>,
 ) {
     let Pending { tcp, guard, .. } = p;
+    // A response's head and body go out in separate writes: without this,
+    // Nagle holds the second until the client's delayed ACK (40 ms per
+    // admin call).
+    let _ = tcp.set_nodelay(true);
     let hs = ms(core.config.admin.handshake_timeout_ms);
     let tls = match tokio::time::timeout(hs, acceptor.accept(tcp)).await {
         Ok(Ok(s)) => s,

@@ -125,7 +125,7 @@ async fn admit(
         let now = s.clock.now_micros();
         // One person, one count: a card request counts against its holder.
         let subject = match subject {
-            Subject::Card(card) => crate::lookup::card_subject(s, card),
+            Subject::Card(card) => crate::lookup::card_subject(&s.cards, card),
             Subject::Holder(h) => format!("holder:{h}"),
         };
         let refuse = |e: RequestError| {

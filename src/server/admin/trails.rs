@@ -67,7 +67,7 @@ pub async fn create_backup(caller: Caller, State(s): AppState, body: Bytes) -> A
     };
     let info = ledger::commit(&s, move |s| {
         let now = s.clock.now_micros();
-        let checks = crate::app::keys::checks(&s.store)?;
+        let checks = crate::store::keys::checks(&s.store)?;
         let m = crate::store::backup::manifest(now, s.ledger.applied(), checks, b.with_keys);
         let keys = b.with_keys.then_some(s.config.keys_dir.as_path());
         let info = crate::store::backup::create(&s.store, &s.config.backup.dir, m, keys)?;
