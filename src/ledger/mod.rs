@@ -80,6 +80,8 @@ pub enum Effect {
     },
     /// Record keys retired: no record is sealed with them any more.
     RecordKeysRetired(Vec<u32>),
+    /// One of the office's procedures (doors, keys, video, photos).
+    Office(crate::records::office::OfficeEffect),
 }
 
 /// A decided change: effects and the entries that describe them.
@@ -393,6 +395,7 @@ fn apply_with(s: &Shared, change: &Change, durability: Durability) -> Result<(),
             Effect::RecordKeysRetired(ids) => {
                 crate::store::keys::stage_retired(store, &mut batch, ids)
             }
+            Effect::Office(o) => o.stage(store, &mut batch)?,
         }
     }
     for (i, a) in change.audit.iter().enumerate() {
@@ -463,6 +466,7 @@ fn install(s: &Shared, e: &Effect) {
         | Effect::ChiefKey(_)
         | Effect::RequestUsed { .. }
         | Effect::LookupCounted(_)
-        | Effect::Notification(_) => {}
+        | Effect::Notification(_)
+        | Effect::Office(_) => {}
     }
 }

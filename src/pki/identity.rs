@@ -24,21 +24,29 @@ pub enum Role {
     Police,
     /// The chief of police, who signs investigation requests.
     PoliceChief,
-    /// The director of security.
+    /// The director of security: approves video installations and
+    /// alterations and decides video export requests.
     Director,
+    /// A designee of the director, who may do the same.
+    DirectorDesignee,
+    /// A DLC's key authorizer: orders keys for the DLC and records their
+    /// return.
+    KeyAuthorizer,
     /// An auditor: reads audit trails, changes nothing.
     Auditor,
 }
 
 impl Role {
     /// Every role, in a fixed order.
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 9] = [
         Role::Reader,
         Role::SecurityOffice,
         Role::CardOffice,
         Role::Police,
         Role::PoliceChief,
         Role::Director,
+        Role::DirectorDesignee,
+        Role::KeyAuthorizer,
         Role::Auditor,
     ];
 
@@ -51,6 +59,8 @@ impl Role {
             Role::Police => "police",
             Role::PoliceChief => "police-chief",
             Role::Director => "director",
+            Role::DirectorDesignee => "director-designee",
+            Role::KeyAuthorizer => "key-authorizer",
             Role::Auditor => "auditor",
         }
     }
@@ -64,7 +74,7 @@ impl fmt::Display for Role {
 
 /// A role name that is not one of [`Role::ALL`].
 #[derive(Debug, thiserror::Error)]
-#[error("unknown role `{0}`; roles are reader, security-office, card-office, police, police-chief, director, auditor")]
+#[error("unknown role `{0}`; roles are reader, security-office, card-office, police, police-chief, director, director-designee, key-authorizer, auditor")]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {

@@ -425,6 +425,13 @@ impl AccessControl {
         now
     }
 
+    /// Where `unix_secs` falls in the access time zone's week: the minute
+    /// of the week (Monday 00:00 is 0) and whether the day is a holiday.
+    pub fn local_week_minute(&self, unix_secs: u32) -> (usize, bool) {
+        let l = self.compute_local(unix_secs);
+        (l.minute_of_week, l.holiday)
+    }
+
     fn compute_local(&self, unix_secs: u32) -> LocalNow {
         let ts = jiff::Timestamp::from_second(i64::from(unix_secs))
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH);

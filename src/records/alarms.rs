@@ -22,8 +22,9 @@ const PREFIX: &[u8] = b"alarm/";
 /// seems to respond to goes to the police).
 pub const CALL_POLICE: &str = "MIT Police: dial 100 from any MIT phone, or 617-253-1212";
 /// Who to call about a reader out of service.
-pub const CALL_TECHNICIANS: &str =
-    "security office technicians (a residence hall door: the house manager)";
+pub const CALL_TECHNICIANS: &str = "security office technicians";
+/// Who to call about a residence hall door out of service (the FAQ).
+pub const CALL_HOUSE_MANAGER: &str = "the residence's house manager";
 
 /// One alarm in force.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +45,10 @@ pub struct Alarm {
     pub acknowledged_at: Option<String>,
     /// Who to call.
     pub call: String,
+    /// The door's name and building, when the door is registered (filled
+    /// in when alarms are listed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub door_name: Option<String>,
 }
 
 impl Alarm {
@@ -61,7 +66,21 @@ impl Alarm {
                 _ => CALL_POLICE,
             }
             .to_owned(),
+            door_name: None,
         }
+    }
+
+    /// This alarm as shown: with the door's name, and who to call for a
+    /// door out of order decided by the door's registry (a residence
+    /// hall's: the house manager).
+    pub fn described(mut self, door: Option<&crate::records::doors::Door>) -> Self {
+        if let Some(d) = door {
+            self.door_name = Some(format!("{} ({})", d.name, d.building));
+            if self.kind() == Some(DoorEventKind::ReaderOffline) {
+                self.call = d.call_when_out_of_order().to_owned();
+            }
+        }
+        self
     }
 
     /// Its kind.

@@ -22,6 +22,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod docs;
 pub mod journal;
 pub mod keys;
 pub mod lookups;
@@ -67,8 +68,15 @@ pub mod cf {
     pub const META: &str = "meta";
     /// Departments, labs and centers.
     pub const DLCS: &str = "dlcs";
+    /// The office's procedures: doors, key authorizers and key orders,
+    /// cameras and video requests, photo permissions and distributions
+    /// (JSON documents by key, see [`super::docs`]).
+    pub const OFFICE: &str = "office";
+    /// Exported video clips held for the Director's decision (sealed);
+    /// a denied clip is deleted and compacted away.
+    pub const CLIPS: &str = "clips";
     /// Every family, in open order.
-    pub const ALL: [&str; 13] = [
+    pub const ALL: [&str; 15] = [
         CARDS,
         READERS,
         JOURNAL,
@@ -82,6 +90,8 @@ pub mod cf {
         INVESTIGATIONS,
         META,
         DLCS,
+        OFFICE,
+        CLIPS,
     ];
     /// The families that hold access-log data and are erased after the
     /// retention window.

@@ -10,6 +10,7 @@
 //! retired — a photo uploaded meanwhile is sealed under the new key and
 //! never overwritten with an older one.
 
+pub mod distribution;
 pub mod fields;
 pub mod photo;
 

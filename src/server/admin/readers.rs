@@ -100,7 +100,19 @@ pub async fn revoked_certificates(State(s): AppState) -> ApiResult {
 
 /// `GET /v1/alarms`
 pub async fn alarms(State(s): AppState) -> ApiResult {
-    Ok(Json(s.alarms.list()).into_response())
+    let list = super::read(&s, |s| {
+        let doors = crate::records::doors::list(&s.store)?;
+        Ok(s.alarms
+            .list()
+            .into_iter()
+            .map(|a| {
+                let d = doors.iter().find(|d| d.door == a.door);
+                a.described(d)
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(Json(list).into_response())
 }
 
 /// `POST /v1/alarms/{door}/{kind}/ack`
