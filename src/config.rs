@@ -85,6 +85,50 @@ pub struct Config {
     /// Several appliances sharing their state through NATS JetStream.
     /// Empty `nats`: this appliance runs alone.
     pub cluster: ClusterConfig,
+    /// E-mail notices (key orders) sent through an SMTP relay.
+    pub notify: NotifyConfig,
+    /// Exported video clips.
+    pub video: VideoConfig,
+}
+
+/// E-mail notices: a key order ready, keys to be returned.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// The SMTP relay (`host:port`), normally the site's relay on this
+    /// machine's loopback; empty: notices wait in the outbox for the office.
+    pub smtp: String,
+    /// The sender address.
+    pub from: String,
+    /// Seconds between attempts after a failure.
+    pub retry_secs: u64,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            smtp: String::new(),
+            from: "semo-keys@localhost".into(),
+            retry_secs: 10,
+        }
+    }
+}
+
+/// Exported video clips held for the Director.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct VideoConfig {
+    /// The largest clip held (bytes): a short excerpt, sealed in the
+    /// database; longer footage stays on the recorder.
+    pub max_clip_bytes: usize,
+}
+
+impl Default for VideoConfig {
+    fn default() -> Self {
+        Self {
+            max_clip_bytes: 4 * 1024 * 1024,
+        }
+    }
 }
 
 /// Several appliances sharing one change log and their journals through
@@ -371,6 +415,8 @@ impl Default for Config {
             storage: StorageConfig::default(),
             backup: BackupConfig::default(),
             cluster: ClusterConfig::default(),
+            notify: NotifyConfig::default(),
+            video: VideoConfig::default(),
         }
     }
 }
@@ -646,6 +692,18 @@ impl Config {
             return Err(invalid(
                 "admin.max_body",
                 "must be between 1024 and 16777216",
+            ));
+        }
+        if !self.notify.smtp.is_empty() && !self.notify.smtp.contains(':') {
+            return Err(invalid("notify.smtp", "must be host:port"));
+        }
+        if !self.notify.from.contains('@') || self.notify.from.contains(['\r', '\n', ' ']) {
+            return Err(invalid("notify.from", "must be an e-mail address"));
+        }
+        if !(1024..=6 * 1024 * 1024).contains(&self.video.max_clip_bytes) {
+            return Err(invalid(
+                "video.max_clip_bytes",
+                "must be between 1024 and 6 MiB (a clip is one change of the replicated log)",
             ));
         }
         let c = &self.cluster;

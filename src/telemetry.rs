@@ -77,6 +77,12 @@ pub mod name {
     /// Door events whose alarm update waits to be committed (it is retried
     /// until the change can be made: storage or the cluster refused it).
     pub const ALARM_UPDATES_PENDING: &str = "portcullis_alarm_updates_pending";
+    /// E-mail notices waiting to be sent.
+    pub const NOTIFICATIONS_PENDING: &str = "portcullis_notifications_pending";
+    /// E-mail notices sent.
+    pub const NOTIFICATIONS_SENT: &str = "portcullis_notifications_sent_total";
+    /// Failed attempts to send an e-mail notice.
+    pub const NOTIFICATIONS_FAILED: &str = "portcullis_notifications_failed_total";
     /// Scheduled erasures skipped for lack of free space.
     pub const RETENTION_SKIPPED: &str = "portcullis_journal_retention_skipped_total";
     /// 1 while connected to NATS (clustered appliances only).
@@ -175,6 +181,12 @@ pub struct Metrics {
     pub alarm_updates_dropped: Counter,
     /// See [`name::ALARM_UPDATES_PENDING`].
     pub alarm_updates_pending: Gauge,
+    /// See [`name::NOTIFICATIONS_PENDING`].
+    pub notifications_pending: Gauge,
+    /// See [`name::NOTIFICATIONS_SENT`].
+    pub notifications_sent: Counter,
+    /// See [`name::NOTIFICATIONS_FAILED`].
+    pub notifications_failed: Counter,
     /// See [`name::CLUSTER_CONNECTED`].
     pub cluster_connected: Gauge,
     /// See [`name::CLUSTER_BEHIND`].
@@ -535,6 +547,9 @@ impl Metrics {
             doors_in_alarm: gauge(name::DOORS_IN_ALARM),
             alarm_updates_dropped: counter(name::ALARM_UPDATES_DROPPED, vec![]),
             alarm_updates_pending: gauge(name::ALARM_UPDATES_PENDING),
+            notifications_pending: gauge(name::NOTIFICATIONS_PENDING),
+            notifications_sent: counter(name::NOTIFICATIONS_SENT, vec![]),
+            notifications_failed: counter(name::NOTIFICATIONS_FAILED, vec![]),
             cluster_connected: gauge(name::CLUSTER_CONNECTED),
             cluster_behind: gauge(name::CLUSTER_BEHIND),
             cluster_applied: gauge(name::CLUSTER_APPLIED),
@@ -567,6 +582,9 @@ impl Metrics {
         m.retention_skipped.increment(0);
         m.alarm_updates_dropped.increment(0);
         m.alarm_updates_pending.set(0.0);
+        m.notifications_pending.set(0.0);
+        m.notifications_sent.increment(0);
+        m.notifications_failed.increment(0);
         for c in &m.door_events {
             c.increment(0);
         }

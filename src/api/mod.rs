@@ -41,7 +41,10 @@ impl Method {
     }
 }
 
-use Role::{Auditor, CardOffice, Director, Police, PoliceChief, Reader, SecurityOffice};
+use Role::{
+    Auditor, CardOffice, Director, DirectorDesignee, KeyAuthorizer, Police, PoliceChief, Reader,
+    SecurityOffice,
+};
 
 macro_rules! operations {
     ($(
@@ -85,7 +88,17 @@ macro_rules! operations {
 operations! {
     /// Who the caller's certificate says they are.
     Whoami: Get "/v1/whoami" => "whoami"
-        [Reader, SecurityOffice, CardOffice, Police, PoliceChief, Director, Auditor];
+        [
+            Reader,
+            SecurityOffice,
+            CardOffice,
+            Police,
+            PoliceChief,
+            Director,
+            DirectorDesignee,
+            KeyAuthorizer,
+            Auditor,
+        ];
 
     /// Issue a holder's first card.
     CardIssue: Post "/v1/cards" => "card.issue" [SecurityOffice];
@@ -104,6 +117,8 @@ operations! {
     CardReplace: Post "/v1/holders/{id}/replace-card" => "card.replace"
         [SecurityOffice, CardOffice];
 
+    /// Find a cardholder by MIT ID number: their holder id only.
+    HolderFind: Post "/v1/holders/find" => "holder.find" [SecurityOffice, CardOffice];
     /// Create a cardholder record (policy fields only).
     HolderCreate: Post "/v1/holders" => "holder.create" [SecurityOffice];
     /// Read a cardholder record (audited).
@@ -121,9 +136,22 @@ operations! {
     /// A photo, for producing and replacing cards (audited).
     PhotoShow: Get "/v1/holders/{id}/photo" => "photo.view.card-production"
         [SecurityOffice, CardOffice];
-    /// A photo for distribution; refused when the person withheld it.
-    PhotoDistribute: Get "/v1/holders/{id}/photo/distribution" => "photo.distribution"
+    /// Release a photo digitally within the Institute: only with the
+    /// recorded permission (the Dean's for a student, the person's written
+    /// one otherwise), never when withheld; recorded.
+    PhotoRelease: Post "/v1/holders/{id}/photo/release" => "photo.release" [SecurityOffice];
+    /// Record the permission a digital release rests on.
+    PhotoPermissionSet: Put "/v1/holders/{id}/photo/permission" => "photo.permission"
         [SecurityOffice];
+    /// Record a hard copy given to one of the policy's recipients.
+    PhotoHardCopy: Post "/v1/holders/{id}/photo/hard-copy" => "photo.hard-copy"
+        [SecurityOffice];
+    /// The person's single copy of their own photo.
+    PhotoOwnCopy: Post "/v1/holders/{id}/photo/own-copy" => "photo.own-copy"
+        [SecurityOffice, CardOffice];
+    /// Every distribution of a person's photo, and the permission on record.
+    PhotoDistributions: Get "/v1/holders/{id}/photo/distributions" => "photo.distributions"
+        [SecurityOffice, Auditor];
     /// Record or clear the person's request to withhold their photo.
     PhotoWithheld: Put "/v1/holders/{id}/photo/withheld" => "photo.withheld"
         [SecurityOffice];
@@ -162,7 +190,7 @@ operations! {
         [SecurityOffice];
     /// The oldest entry of every part of the journal against the window.
     RetentionReport: Get "/v1/retention" => "retention.report"
-        [SecurityOffice, Auditor, Director];
+        [SecurityOffice, Auditor, Director, DirectorDesignee];
 
     /// Revoke a certificate (staff or reader): refused from its next request
     /// or read on.
@@ -184,6 +212,66 @@ operations! {
 
     /// Registered readers.
     ReadersList: Get "/v1/readers" => "readers.list" [SecurityOffice];
+    /// The door registry.
+    DoorsList: Get "/v1/doors" => "doors.list" [SecurityOffice];
+    /// Register a door (its name, building, whether a residence hall's).
+    DoorPut: Put "/v1/doors/{door}" => "door.put" [SecurityOffice];
+
+    /// Key authorizers of every DLC.
+    AuthorizersList: Get "/v1/key-authorizers" => "key-authorizers.list"
+        [SecurityOffice, CardOffice, Auditor];
+    /// Register a DLC's key authorizer (master keys or room keys only).
+    AuthorizerPut: Put "/v1/key-authorizers/{dlc}/{handle}" => "key-authorizer.put"
+        [SecurityOffice];
+    /// Remove a key authorizer.
+    AuthorizerRemove: Delete "/v1/key-authorizers/{dlc}/{handle}" => "key-authorizer.remove"
+        [SecurityOffice];
+    /// Key orders (a key authorizer sees their own DLCs' only).
+    KeyOrdersList: Get "/v1/key-orders" => "key-orders.list"
+        [SecurityOffice, CardOffice, KeyAuthorizer, Auditor];
+    /// One key order and its history.
+    KeyOrderShow: Get "/v1/key-orders/{id}" => "key-order.show"
+        [SecurityOffice, CardOffice, KeyAuthorizer, Auditor];
+    /// Submit a key order for one's own DLC.
+    KeyOrderSubmit: Post "/v1/key-orders" => "key-order.submit" [KeyAuthorizer];
+    /// The keys are cut: notify the authorizer.
+    KeyOrderReady: Post "/v1/key-orders/{id}/ready" => "key-order.ready" [SecurityOffice];
+    /// Hand the keys over at 7-019, against a valid ID card of the
+    /// recipient and the authorizer's name or the RT number.
+    KeyOrderPickup: Post "/v1/key-orders/{id}/pickup" => "key-order.pickup"
+        [SecurityOffice, CardOffice];
+    /// The holder asks to return the keys: notify the authorizer.
+    KeyOrderReturnRequest: Post "/v1/key-orders/{id}/return-request" => "key-order.return-request"
+        [SecurityOffice, CardOffice];
+    /// The authorizer has the keys back.
+    KeyOrderReturned: Post "/v1/key-orders/{id}/returned" => "key-order.returned"
+        [KeyAuthorizer];
+
+    /// The camera registry.
+    CamerasList: Get "/v1/video/cameras" => "video.cameras"
+        [SecurityOffice, Director, DirectorDesignee, Auditor];
+    /// Installation and alteration requests.
+    VideoWorkList: Get "/v1/video/requests" => "video.requests"
+        [SecurityOffice, Director, DirectorDesignee, Auditor];
+    /// Submit a written installation or alteration request.
+    VideoWorkSubmit: Post "/v1/video/requests" => "video.request.submit" [SecurityOffice];
+    /// Approve or deny an installation or alteration.
+    VideoWorkDecide: Post "/v1/video/requests/{id}/decision" => "video.request.decide"
+        [Director, DirectorDesignee];
+    /// Video export requests (police see their own).
+    VideoExportsList: Get "/v1/video/exports" => "video.exports"
+        [SecurityOffice, Director, DirectorDesignee, Police, Auditor];
+    /// Submit a written export request to the Director.
+    VideoExportSubmit: Post "/v1/video/exports" => "video.export.submit"
+        [SecurityOffice, Police];
+    /// Hold the exported clip (sealed) until the Director decides.
+    VideoExportHold: Put "/v1/video/exports/{id}/clip" => "video.export.hold" [SecurityOffice];
+    /// Approve (release to the requester) or deny (delete, no appeal).
+    VideoExportDecide: Post "/v1/video/exports/{id}/decision" => "video.export.decide"
+        [Director, DirectorDesignee];
+    /// An approved clip, to its requester (recorded).
+    VideoExportCollect: Get "/v1/video/exports/{id}/clip" => "video.export.collect"
+        [SecurityOffice, Police];
     /// Register a reader or replace its doors.
     ReaderRegister: Put "/v1/readers/{name}" => "reader.register" [SecurityOffice];
     /// Remove a reader.
@@ -291,9 +379,35 @@ mod tests {
         assert_eq!(Op::ReaderRegister.path_with(&[&"a b"]), "/v1/readers/a%20b");
         assert_eq!(
             Op::allowed_for(Role::Police),
-            [Op::Whoami, Op::Investigate, Op::InvestigatePhoto]
+            [
+                Op::Whoami,
+                Op::Investigate,
+                Op::InvestigatePhoto,
+                Op::VideoExportsList,
+                Op::VideoExportSubmit,
+                Op::VideoExportCollect
+            ]
         );
         assert_eq!(Op::allowed_for(Role::PoliceChief), [Op::Whoami]);
+        // The Director and a designee decide; they change nothing else.
+        for r in [Role::Director, Role::DirectorDesignee] {
+            assert_eq!(
+                Op::allowed_for(r)
+                    .into_iter()
+                    .filter(|o| o.method() != Method::Get)
+                    .collect::<Vec<_>>(),
+                [Op::VideoWorkDecide, Op::VideoExportDecide],
+                "{r}"
+            );
+        }
+        // A key authorizer submits and closes their DLC's orders, no more.
+        assert_eq!(
+            Op::allowed_for(Role::KeyAuthorizer)
+                .into_iter()
+                .filter(|o| o.method() != Method::Get)
+                .collect::<Vec<_>>(),
+            [Op::KeyOrderSubmit, Op::KeyOrderReturned]
+        );
     }
 
     /// docs/SECURITY.md carries the table the server enforces, as it is.

@@ -323,3 +323,124 @@ impl From<&crate::records::cards::Card> for CardView {
         }
     }
 }
+
+/// `POST /v1/holders/find`: the MIT ID number (in the body, so it is in no
+/// URL or access log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindHolder {
+    /// The MIT ID number.
+    pub id_number: String,
+}
+
+/// `PUT /v1/doors/{door}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoorBody {
+    /// A short label (the name rule).
+    pub name: String,
+    /// The building code.
+    pub building: String,
+    /// A residence hall's door.
+    #[serde(default)]
+    pub residence_hall: bool,
+}
+
+/// `PUT /v1/key-authorizers/{dlc}/{handle}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizerBody {
+    /// Their name.
+    pub name: String,
+    /// Their work e-mail.
+    pub email: String,
+    /// May order master keys.
+    #[serde(default)]
+    pub master: bool,
+}
+
+/// `POST /v1/key-orders/{id}/pickup`: what the person at 7-019 presents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PickupBody {
+    /// The access number the desk reader read from their ID card.
+    pub access_number: String,
+    /// The name of the key authorizer who submitted the order, or …
+    #[serde(default)]
+    pub authorizer_name: Option<String>,
+    /// … the order's Request Tracker number.
+    #[serde(default)]
+    pub rt: Option<String>,
+}
+
+/// `POST /v1/video/requests`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkBody {
+    /// Install or alter.
+    pub kind: crate::records::video::WorkKind,
+    /// The camera as it will be.
+    pub camera: crate::records::video::Camera,
+    /// The written request's reference.
+    pub document: String,
+    /// The contractor, if any.
+    #[serde(default)]
+    pub contractor: Option<String>,
+}
+
+/// `POST .../decision`: the Director's (or designee's) determination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    /// Approve (true) or deny (false).
+    pub approve: bool,
+}
+
+/// `PUT /v1/holders/{id}/photo/permission`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionBody {
+    /// The Dean's (students) or the person's written permission.
+    pub kind: crate::records::cardholder::distribution::PermissionKind,
+    /// The permission document's reference.
+    pub reference: String,
+}
+
+/// `POST /v1/holders/{id}/photo/release`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseBody {
+    /// The DLC receiving it (within the Institute).
+    pub to_dlc: String,
+}
+
+/// `POST /v1/holders/{id}/photo/hard-copy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HardCopyBody {
+    /// Who receives it.
+    pub recipient: crate::records::cardholder::distribution::HardCopyRecipient,
+}
+
+/// `POST /v1/holders/{id}/photo/own-copy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnCopyBody {
+    /// `digital` or `hard-copy`.
+    pub format: String,
+}
+
+/// `GET /v1/holders/{id}/photo/distributions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistributionsView {
+    /// The person asked that their photo not be distributed.
+    pub withheld: bool,
+    /// The notation, when withheld.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notation: Option<String>,
+    /// The permission on record.
+    #[serde(default)]
+    pub permission: Option<crate::records::cardholder::distribution::PhotoPermission>,
+    /// Every distribution, oldest first.
+    pub distributions: Vec<crate::records::cardholder::distribution::Distribution>,
+}

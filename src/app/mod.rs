@@ -1,6 +1,7 @@
 //! Starting and stopping the whole appliance.
 
 pub mod alarms;
+pub mod mailer;
 pub mod shared;
 
 use std::net::SocketAddr;
@@ -246,6 +247,11 @@ impl Appliance {
                 }
             }));
         }
+        // E-mail notices, when a relay is configured.
+        tasks.push(tokio::spawn(crate::app::mailer::run(
+            core.clone(),
+            stop_rx.clone(),
+        )));
         if let Some(c) = &core.cluster {
             tasks.extend(c.spawn(core.clone(), stop_rx.clone()));
         }

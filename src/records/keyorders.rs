@@ -187,8 +187,7 @@ fn email_ok(e: &str) -> bool {
 fn person_name_ok(n: &str) -> bool {
     !n.trim().is_empty()
         && n.chars().count() <= 100
-        && n.chars()
-            .all(|c| c.is_alphabetic() || " -'.".contains(c))
+        && n.chars().all(|c| c.is_alphabetic() || " -'.".contains(c))
 }
 
 /// A room code: a building (at most two capitals and one to three digits)
@@ -250,7 +249,11 @@ fn order_key(id: u64) -> Vec<u8> {
 }
 
 /// The authorizer `handle` of `dlc`, if registered.
-pub fn authorizer(store: &Store, dlc: &str, handle: &str) -> Result<Option<KeyAuthorizer>, StoreError> {
+pub fn authorizer(
+    store: &Store,
+    dlc: &str,
+    handle: &str,
+) -> Result<Option<KeyAuthorizer>, StoreError> {
     docs::get(store, cf::OFFICE, &authorizer_key(dlc, handle))
 }
 
@@ -280,11 +283,13 @@ pub fn list(store: &Store) -> Result<Vec<KeyOrder>, StoreError> {
 
 fn next_id(store: &Store) -> Result<u64, StoreError> {
     Ok(match docs::last_key(store, cf::OFFICE, ORDER)? {
-        Some(k) => u64::from_be_bytes(
-            k.get(ORDER.len()..)
-                .and_then(|b| b.try_into().ok())
-                .ok_or(StoreError::Corrupt { what: "key order" })?,
-        ) + 1,
+        Some(k) => {
+            u64::from_be_bytes(
+                k.get(ORDER.len()..)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or(StoreError::Corrupt { what: "key order" })?,
+            ) + 1
+        }
         None => 1,
     })
 }
@@ -295,16 +300,31 @@ pub fn stage_authorizer(
     batch: &mut rocksdb::WriteBatch,
     a: &KeyAuthorizer,
 ) -> Result<(), StoreError> {
-    docs::stage_put(store, batch, cf::OFFICE, &authorizer_key(&a.dlc, &a.handle), a)
+    docs::stage_put(
+        store,
+        batch,
+        cf::OFFICE,
+        &authorizer_key(&a.dlc, &a.handle),
+        a,
+    )
 }
 
 /// Adds an authorizer's removal to `batch`.
-pub fn stage_authorizer_removed(store: &Store, batch: &mut rocksdb::WriteBatch, dlc: &str, handle: &str) {
+pub fn stage_authorizer_removed(
+    store: &Store,
+    batch: &mut rocksdb::WriteBatch,
+    dlc: &str,
+    handle: &str,
+) {
     docs::stage_delete(store, batch, cf::OFFICE, &authorizer_key(dlc, handle));
 }
 
 /// Adds an order (new or changed) to `batch`.
-pub fn stage_order(store: &Store, batch: &mut rocksdb::WriteBatch, o: &KeyOrder) -> Result<(), StoreError> {
+pub fn stage_order(
+    store: &Store,
+    batch: &mut rocksdb::WriteBatch,
+    o: &KeyOrder,
+) -> Result<(), StoreError> {
     docs::stage_put(store, batch, cf::OFFICE, &order_key(o.id), o)
 }
 
@@ -450,11 +470,10 @@ pub fn check_pickup(
         )));
     }
     let ok = match proof {
-        PickupProof::AuthorizerName(n) => authorizer
-            .is_some_and(|a| a.name.trim().eq_ignore_ascii_case(n.trim())),
-        PickupProof::RequestTracker(rt) => {
-            order.rt.is_some() && normalise_rt(rt) == order.rt
+        PickupProof::AuthorizerName(n) => {
+            authorizer.is_some_and(|a| a.name.trim().eq_ignore_ascii_case(n.trim()))
         }
+        PickupProof::RequestTracker(rt) => order.rt.is_some() && normalise_rt(rt) == order.rt,
     };
     if !ok {
         return Err(OrderError::Refused(
@@ -513,7 +532,12 @@ mod tests {
         assert!(check_pickup(&order(OrderStatus::Ready), Some(&a), &rt, monday_10).is_ok());
         let wrong = PickupProof::AuthorizerName("Someone Else".into());
         assert!(check_pickup(&order(OrderStatus::Ready), Some(&a), &wrong, monday_10).is_err());
-        for closed in [(7 * 60 + 59, false), (16 * 60, false), (5 * 1440 + 600, false), (600, true)] {
+        for closed in [
+            (7 * 60 + 59, false),
+            (16 * 60, false),
+            (5 * 1440 + 600, false),
+            (600, true),
+        ] {
             assert!(check_pickup(&order(OrderStatus::Ready), Some(&a), &name, closed).is_err());
         }
         assert!(check_pickup(&order(OrderStatus::Submitted), Some(&a), &name, monday_10).is_err());

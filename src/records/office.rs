@@ -29,7 +29,7 @@ pub enum OfficeEffect {
     /// An export request, new or advanced.
     VideoExport(ExportRequest),
     /// An exported clip, sealed, held for the Director (export id).
-    Clip(u64, Vec<u8>),
+    Clip(u64, #[serde(with = "serde_bytes")] Vec<u8>),
     /// A held clip deleted (export id): a denial.
     ClipDeleted(u64),
     /// A photo permission recorded.

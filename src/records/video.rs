@@ -42,7 +42,9 @@ impl Camera {
     /// Checks the policy's limits and the codes.
     pub fn validate(&self) -> Result<(), VideoError> {
         if !is_valid_name(&self.name) {
-            return Err(VideoError::Invalid(format!("a camera's name is {NAME_RULE}")));
+            return Err(VideoError::Invalid(format!(
+                "a camera's name is {NAME_RULE}"
+            )));
         }
         let place_ok = crate::records::doors::is_building(&self.location)
             || crate::records::keyorders::is_room(&self.location);
@@ -223,11 +225,15 @@ fn camera_key(name: &str) -> Vec<u8> {
 
 fn next(store: &Store, prefix: &[u8]) -> Result<u64, StoreError> {
     Ok(match docs::last_key(store, cf::OFFICE, prefix)? {
-        Some(k) => u64::from_be_bytes(
-            k.get(prefix.len()..)
-                .and_then(|b| b.try_into().ok())
-                .ok_or(StoreError::Corrupt { what: "video request" })?,
-        ) + 1,
+        Some(k) => {
+            u64::from_be_bytes(
+                k.get(prefix.len()..)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or(StoreError::Corrupt {
+                        what: "video request",
+                    })?,
+            ) + 1
+        }
         None => 1,
     })
 }
@@ -263,17 +269,29 @@ pub fn exports(store: &Store) -> Result<Vec<ExportRequest>, StoreError> {
 }
 
 /// Adds a camera to `batch`.
-pub fn stage_camera(store: &Store, b: &mut rocksdb::WriteBatch, c: &Camera) -> Result<(), StoreError> {
+pub fn stage_camera(
+    store: &Store,
+    b: &mut rocksdb::WriteBatch,
+    c: &Camera,
+) -> Result<(), StoreError> {
     docs::stage_put(store, b, cf::OFFICE, &camera_key(&c.name), c)
 }
 
 /// Adds a work request to `batch`.
-pub fn stage_work(store: &Store, b: &mut rocksdb::WriteBatch, w: &WorkRequest) -> Result<(), StoreError> {
+pub fn stage_work(
+    store: &Store,
+    b: &mut rocksdb::WriteBatch,
+    w: &WorkRequest,
+) -> Result<(), StoreError> {
     docs::stage_put(store, b, cf::OFFICE, &key(WORK, w.id), w)
 }
 
 /// Adds an export request to `batch`.
-pub fn stage_export(store: &Store, b: &mut rocksdb::WriteBatch, e: &ExportRequest) -> Result<(), StoreError> {
+pub fn stage_export(
+    store: &Store,
+    b: &mut rocksdb::WriteBatch,
+    e: &ExportRequest,
+) -> Result<(), StoreError> {
     docs::stage_put(store, b, cf::OFFICE, &key(EXPORT, e.id), e)
 }
 
@@ -309,7 +327,9 @@ pub fn plan_work(
         ));
     }
     if contractor.as_deref().is_some_and(|c| !is_valid_name(c)) {
-        return Err(VideoError::Invalid(format!("a contractor is named by {NAME_RULE}")));
+        return Err(VideoError::Invalid(format!(
+            "a contractor is named by {NAME_RULE}"
+        )));
     }
     let exists = self::camera(store, &camera.name)
         .map_err(|e| VideoError::Invalid(e.to_string()))?

@@ -14,7 +14,11 @@ fn corrupt() -> StoreError {
 }
 
 /// The document at `key` in family `cf`, if any.
-pub fn get<T: DeserializeOwned>(store: &Store, cf: &'static str, key: &[u8]) -> Result<Option<T>, StoreError> {
+pub fn get<T: DeserializeOwned>(
+    store: &Store,
+    cf: &'static str,
+    key: &[u8],
+) -> Result<Option<T>, StoreError> {
     match store.db().get_cf(store.cf(cf), key)? {
         Some(v) => Ok(Some(serde_json::from_slice(&v).map_err(|_| corrupt())?)),
         None => Ok(None),
@@ -22,7 +26,11 @@ pub fn get<T: DeserializeOwned>(store: &Store, cf: &'static str, key: &[u8]) -> 
 }
 
 /// Every document whose key starts with `prefix`, in key order.
-pub fn list<T: DeserializeOwned>(store: &Store, cf: &'static str, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
+pub fn list<T: DeserializeOwned>(
+    store: &Store,
+    cf: &'static str,
+    prefix: &[u8],
+) -> Result<Vec<T>, StoreError> {
     let mut out = Vec::new();
     for item in store
         .db()
@@ -39,17 +47,24 @@ pub fn list<T: DeserializeOwned>(store: &Store, cf: &'static str, prefix: &[u8])
 
 /// The last key starting with `prefix`, if any (ids allocated as the last
 /// one plus one, under the ledger lock).
-pub fn last_key(store: &Store, cf: &'static str, prefix: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+pub fn last_key(
+    store: &Store,
+    cf: &'static str,
+    prefix: &[u8],
+) -> Result<Option<Vec<u8>>, StoreError> {
     let mut end = prefix.to_vec();
     end.push(0xff);
-    for item in store
+    match store
         .db()
         .iterator_cf(store.cf(cf), IteratorMode::From(&end, Direction::Reverse))
+        .next()
     {
-        let (k, _) = item?;
-        return Ok(k.starts_with(prefix).then(|| k.to_vec()));
+        Some(item) => {
+            let (k, _) = item?;
+            Ok(k.starts_with(prefix).then(|| k.to_vec()))
+        }
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 /// Adds `doc` at `key` to `batch`.

@@ -353,7 +353,9 @@ impl Store {
             ColumnFamilyDescriptor::new(cf::LOOKUPS, plain.clone()),
             ColumnFamilyDescriptor::new(cf::INVESTIGATIONS, plain.clone()),
             ColumnFamilyDescriptor::new(cf::META, plain.clone()),
-            ColumnFamilyDescriptor::new(cf::DLCS, plain),
+            ColumnFamilyDescriptor::new(cf::DLCS, plain.clone()),
+            ColumnFamilyDescriptor::new(cf::OFFICE, plain.clone()),
+            ColumnFamilyDescriptor::new(cf::CLIPS, plain),
         ];
         let db = DB::open_cf_descriptors(&db_opts, dir, cfs)?;
         Ok(Self { db: Arc::new(db) })

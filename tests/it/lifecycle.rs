@@ -330,10 +330,22 @@ async fn withheld_photo_stays_for_cards_but_is_not_distributed() {
         .await
         .unwrap();
     assert_eq!(s, 200, "{v}");
+    // A student's photo goes out digitally on the Dean's permission only.
+    let release = json!({ "to_dlc": "Physics" });
+    let (s, v) = call(&a, Op::PhotoRelease, &[&id], Some(release.clone())).await;
+    assert_eq!(s, 403, "{v}");
+    let (s, v) = call(
+        &a,
+        Op::PhotoPermissionSet,
+        &[&id],
+        Some(json!({ "kind": "dean", "reference": "DUE-2026-14" })),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
     assert_eq!(
-        a.call(Op::PhotoDistribute, &[&id])
-            .bytes(vec![])
-            .send()
+        a.call(Op::PhotoRelease, &[&id])
+            .json(&release)
+            .send_bytes()
             .await
             .unwrap()
             .0,
@@ -347,7 +359,7 @@ async fn withheld_photo_stays_for_cards_but_is_not_distributed() {
     )
     .await;
     assert_eq!(s, 200);
-    let (s, v) = call(&a, Op::PhotoDistribute, &[&id], None).await;
+    let (s, v) = call(&a, Op::PhotoRelease, &[&id], Some(release)).await;
     assert_eq!(s, 403);
     assert!(v["error"].as_str().unwrap().contains("withheld"));
     // Still there for replacing the card.

@@ -95,6 +95,13 @@ fn the_police_role_may_only_submit_signed_requests() {
         .collect::<Vec<_>>();
     assert_eq!(
         ops,
-        ["whoami", "investigation.journal", "investigation.photo"]
+        [
+            "whoami",
+            "investigation.journal",
+            "investigation.photo",
+            "video.exports",
+            "video.export.submit",
+            "video.export.collect"
+        ]
     );
 }

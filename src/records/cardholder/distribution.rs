@@ -278,8 +278,7 @@ pub fn plan(
                     "an own copy is `digital` or `hard-copy`".into(),
                 ));
             }
-            if s
-                .history
+            if s.history
                 .iter()
                 .any(|d| matches!(d.what, Distributed::OwnCopy { .. }))
             {
@@ -325,26 +324,96 @@ mod tests {
             permission: String::new(),
         };
         // A student: the Dean's permission, never a written one.
-        assert!(plan_permission(4, Affiliation::Student, PermissionKind::Written, "P-1".into(), "x", 0).is_err());
-        let dean = plan_permission(4, Affiliation::Student, PermissionKind::Dean, "DUE-7".into(), "x", 0).unwrap();
-        assert!(plan(&subject(Affiliation::Student, false, None, &[]), release(), "x", 0).is_err());
-        let d = plan(&subject(Affiliation::Student, false, Some(&dean), &[]), release(), "x", 0).unwrap();
-        assert!(matches!(d.what, Distributed::DigitalRelease { ref permission, .. } if permission == "DUE-7"));
+        assert!(plan_permission(
+            4,
+            Affiliation::Student,
+            PermissionKind::Written,
+            "P-1".into(),
+            "x",
+            0
+        )
+        .is_err());
+        let dean = plan_permission(
+            4,
+            Affiliation::Student,
+            PermissionKind::Dean,
+            "DUE-7".into(),
+            "x",
+            0,
+        )
+        .unwrap();
+        assert!(plan(
+            &subject(Affiliation::Student, false, None, &[]),
+            release(),
+            "x",
+            0
+        )
+        .is_err());
+        let d = plan(
+            &subject(Affiliation::Student, false, Some(&dean), &[]),
+            release(),
+            "x",
+            0,
+        )
+        .unwrap();
+        assert!(
+            matches!(d.what, Distributed::DigitalRelease { ref permission, .. } if permission == "DUE-7")
+        );
         // Withheld: nothing goes out, not even with a permission.
-        assert!(plan(&subject(Affiliation::Student, true, Some(&dean), &[]), release(), "x", 0).is_err());
+        assert!(plan(
+            &subject(Affiliation::Student, true, Some(&dean), &[]),
+            release(),
+            "x",
+            0
+        )
+        .is_err());
         let hard = Distributed::HardCopy {
             recipient: HardCopyRecipient::Housemaster,
             permission: None,
         };
-        assert!(plan(&subject(Affiliation::Student, true, None, &[]), hard.clone(), "x", 0).is_err());
-        assert!(plan(&subject(Affiliation::Student, false, None, &[]), hard.clone(), "x", 0).is_ok());
+        assert!(plan(
+            &subject(Affiliation::Student, true, None, &[]),
+            hard.clone(),
+            "x",
+            0
+        )
+        .is_err());
+        assert!(plan(
+            &subject(Affiliation::Student, false, None, &[]),
+            hard.clone(),
+            "x",
+            0
+        )
+        .is_ok());
         // Staff: no hard copy to a student's recipients.
-        let written = plan_permission(4, Affiliation::Staff, PermissionKind::Written, "W-3".into(), "x", 0).unwrap();
-        assert!(plan(&subject(Affiliation::Staff, false, Some(&written), &[]), hard, "x", 0).is_err());
+        let written = plan_permission(
+            4,
+            Affiliation::Staff,
+            PermissionKind::Written,
+            "W-3".into(),
+            "x",
+            0,
+        )
+        .unwrap();
+        assert!(plan(
+            &subject(Affiliation::Staff, false, Some(&written), &[]),
+            hard,
+            "x",
+            0
+        )
+        .is_err());
         // The own copy: once, withheld or not.
-        let own = || Distributed::OwnCopy { format: "digital".into() };
+        let own = || Distributed::OwnCopy {
+            format: "digital".into(),
+        };
         let first = plan(&subject(Affiliation::Staff, true, None, &[]), own(), "x", 0).unwrap();
         let history = [first];
-        assert!(plan(&subject(Affiliation::Staff, true, None, &history), own(), "x", 0).is_err());
+        assert!(plan(
+            &subject(Affiliation::Staff, true, None, &history),
+            own(),
+            "x",
+            0
+        )
+        .is_err());
     }
 }

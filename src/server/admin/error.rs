@@ -152,3 +152,45 @@ pub fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiE
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
+
+impl From<crate::records::keyorders::OrderError> for ApiError {
+    fn from(e: crate::records::keyorders::OrderError) -> Self {
+        use crate::records::keyorders::OrderError as E;
+        let status = match &e {
+            E::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            E::NotAuthorized(_) => StatusCode::FORBIDDEN,
+            E::Refused(_) => StatusCode::CONFLICT,
+            E::NotFound(_) => StatusCode::NOT_FOUND,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<crate::records::video::VideoError> for ApiError {
+    fn from(e: crate::records::video::VideoError) -> Self {
+        use crate::records::video::VideoError as E;
+        let status = match &e {
+            E::Invalid(_) | E::Policy(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            E::Refused(_) => StatusCode::CONFLICT,
+            E::NotFound(_) => StatusCode::NOT_FOUND,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<crate::records::cardholder::distribution::DistributionError> for ApiError {
+    fn from(e: crate::records::cardholder::distribution::DistributionError) -> Self {
+        use crate::records::cardholder::distribution::DistributionError as E;
+        let status = match &e {
+            E::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            E::Refused(_) => StatusCode::FORBIDDEN,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<crate::records::doors::DoorError> for ApiError {
+    fn from(e: crate::records::doors::DoorError) -> Self {
+        ApiError::invalid(e.0)
+    }
+}

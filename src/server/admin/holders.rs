@@ -176,29 +176,6 @@ pub async fn show_photo(caller: Caller, State(s): AppState, Path(hid): Path<u64>
     Ok(image(kind, bytes))
 }
 
-/// `GET /v1/holders/{id}/photo/distribution`: refused when withheld; the
-/// attempt is audited either way.
-pub async fn distribute_photo(
-    caller: Caller,
-    State(s): AppState,
-    Path(hid): Path<u64>,
-) -> ApiResult {
-    let result = ledger::commit(&s, move |s| {
-        let result = s.holders.photo_for_distribution(hid);
-        let outcome = if result.is_ok() {
-            "released"
-        } else {
-            "refused"
-        };
-        let now = s.clock.now_micros();
-        let entry = caller.audit(now, format!("holder:{hid}"), json!({ "outcome": outcome }));
-        Ok::<_, ApiError>((Change::at(now).audited(entry), result))
-    })
-    .await?;
-    let (kind, bytes) = result?;
-    Ok(image(kind, bytes))
-}
-
 /// `PUT /v1/holders/{id}/photo/withheld`
 pub async fn withheld(
     caller: Caller,

@@ -15,9 +15,12 @@ mod cards;
 pub mod error;
 mod holders;
 mod journal;
+mod office;
+mod photos;
 mod police;
 mod readers;
 mod trails;
+mod video;
 
 use std::sync::Arc;
 
@@ -153,7 +156,33 @@ fn handler(op: Op) -> MethodRouter<Arc<Shared>> {
         Op::HolderCards => on(f, holders::cards),
         Op::PhotoUpload => on(f, holders::upload_photo),
         Op::PhotoShow => on(f, holders::show_photo),
-        Op::PhotoDistribute => on(f, holders::distribute_photo),
+        Op::PhotoRelease => on(f, photos::release),
+        Op::PhotoPermissionSet => on(f, photos::set_permission),
+        Op::PhotoHardCopy => on(f, photos::hard_copy),
+        Op::PhotoOwnCopy => on(f, photos::own_copy),
+        Op::PhotoDistributions => on(f, photos::distributions),
+        Op::HolderFind => on(f, office::find_holder),
+        Op::DoorsList => on(f, office::doors),
+        Op::DoorPut => on(f, office::put_door),
+        Op::AuthorizersList => on(f, office::authorizers),
+        Op::AuthorizerPut => on(f, office::put_authorizer),
+        Op::AuthorizerRemove => on(f, office::remove_authorizer),
+        Op::KeyOrdersList => on(f, office::orders),
+        Op::KeyOrderShow => on(f, office::order),
+        Op::KeyOrderSubmit => on(f, office::submit),
+        Op::KeyOrderReady => on(f, office::ready),
+        Op::KeyOrderPickup => on(f, office::pickup),
+        Op::KeyOrderReturnRequest => on(f, office::return_request),
+        Op::KeyOrderReturned => on(f, office::returned),
+        Op::CamerasList => on(f, video::cameras),
+        Op::VideoWorkList => on(f, video::works),
+        Op::VideoWorkSubmit => on(f, video::submit_work),
+        Op::VideoWorkDecide => on(f, video::decide_work),
+        Op::VideoExportsList => on(f, video::exports),
+        Op::VideoExportSubmit => on(f, video::submit_export),
+        Op::VideoExportHold => on(f, video::hold),
+        Op::VideoExportDecide => on(f, video::decide_export),
+        Op::VideoExportCollect => on(f, video::collect),
         Op::PhotoWithheld => on(f, holders::withheld),
         Op::DlcList => on(f, holders::dlcs),
         Op::DlcPut => on(f, holders::put_dlc),
@@ -184,12 +213,16 @@ fn handler(op: Op) -> MethodRouter<Arc<Shared>> {
 /// The routes, one per operation of the table, each behind its guard.
 pub fn router(shared: Arc<Shared>) -> Router {
     let limit = shared.config.admin.max_body;
+    let clip_limit = shared.config.video.max_clip_bytes;
     let mut r = Router::new();
     for &op in Op::ALL {
-        r = r.route(
-            op.path(),
-            handler(op).route_layer(middleware::from_fn_with_state((shared.clone(), op), guard)),
-        );
+        let mut h =
+            handler(op).route_layer(middleware::from_fn_with_state((shared.clone(), op), guard));
+        if op == Op::VideoExportHold {
+            // A held clip may be larger than any other body.
+            h = h.layer(DefaultBodyLimit::max(clip_limit.max(limit)));
+        }
+        r = r.route(op.path(), h);
     }
     r.layer(DefaultBodyLimit::max(limit)).with_state(shared)
 }
