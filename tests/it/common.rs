@@ -284,3 +284,97 @@ pub fn jpeg(tag: u64) -> Vec<u8> {
     v.extend_from_slice(&[0xFF, 0xD9]);
     v
 }
+
+/// The test peers' Python (a virtual environment `make peers` creates).
+pub fn peer_python() -> PathBuf {
+    let p = std::env::var_os("PORTCULLIS_PEER_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(&std::env::var("HOME").unwrap()).join(".cache/portcullis/venv/bin/python")
+        });
+    assert!(
+        p.exists(),
+        "{} is missing: `make peers` creates the test peers' virtual environment",
+        p.display()
+    );
+    p
+}
+
+/// A real SMTP server on loopback (`tests/peers/smtp_sink.py`, aiosmtpd)
+/// keeping each message as a file.
+pub struct SmtpSink {
+    child: std::process::Child,
+    /// Its address.
+    pub addr: SocketAddr,
+    dir: TempDir,
+}
+
+impl SmtpSink {
+    /// Starts it and waits until it listens.
+    pub fn start() -> Self {
+        use std::io::BufRead;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/smtp_sink.py");
+        let mut child = std::process::Command::new(peer_python())
+            .arg(script)
+            .arg(port.to_string())
+            .arg(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
+        SmtpSink {
+            child,
+            addr: format!("127.0.0.1:{port}").parse().unwrap(),
+            dir,
+        }
+    }
+
+    /// Every message received so far, oldest first.
+    pub fn messages(&self) -> Vec<String> {
+        let mut names: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+            .collect()
+    }
+
+    /// Waits until `n` messages have arrived (at most 20 s).
+    pub async fn wait_for(&self, n: usize) -> Vec<String> {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let m = self.messages();
+            if m.len() >= n {
+                return m;
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "{} message(s) of {n} arrived",
+                m.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

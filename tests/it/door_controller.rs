@@ -42,17 +42,7 @@ fn door_binary() -> PathBuf {
 }
 
 fn python() -> PathBuf {
-    let p = std::env::var_os("PORTCULLIS_PEER_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(&std::env::var("HOME").unwrap()).join(".cache/portcullis/venv/bin/python")
-        });
-    assert!(
-        p.exists(),
-        "{} is missing: `make peers` creates the test peers' virtual environment",
-        p.display()
-    );
-    p
+    crate::common::peer_python()
 }
 
 /// OSDP readers in a Python process of their own.

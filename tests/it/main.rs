@@ -12,6 +12,7 @@ mod faults;
 mod investigations;
 mod lifecycle;
 mod metrics;
+mod office;
 mod persistence;
 mod process;
 mod protocol;

@@ -213,12 +213,14 @@ pub async fn decide_export(
     Ok(Json(e).into_response())
 }
 
-/// Flushes and compacts the clip's key range so no file holds its bytes.
+/// Flushes every family (so the write-ahead log that held the clip is
+/// retired and deleted) and compacts the clip's key range, so no file
+/// holds its bytes.
 fn video_erase(s: &crate::app::shared::Shared, id: u64) -> Result<(), crate::store::StoreError> {
     use crate::store::cf;
+    s.store.flush_all()?;
     let db = s.store.db();
     let c = s.store.cf(cf::CLIPS);
-    db.flush_cf(c)?;
     let k = video::clip_key(id);
     let mut opts = rocksdb::CompactOptions::default();
     opts.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
