@@ -103,6 +103,21 @@ pub enum Command {
     /// Cluster measurements (loopback only; see docs/PERFORMANCE.md).
     #[command(subcommand)]
     ClusterBench(ClusterBenchCmd),
+    /// The door registry (who to call when a door fails).
+    #[command(subcommand)]
+    Door(crate::flags_office::DoorCmd),
+    /// DLC key authorizers.
+    #[command(subcommand)]
+    KeyAuthorizer(crate::flags_office::KeyAuthorizerCmd),
+    /// Key orders: submit, ready, pick-up at 7-019, return.
+    #[command(subcommand)]
+    KeyOrder(crate::flags_office::KeyOrderCmd),
+    /// The video policy: cameras, installation requests, exports.
+    #[command(subcommand)]
+    Video(crate::flags_office::VideoCmd),
+    /// Photo distribution: permissions, releases, hard copies, own copy.
+    #[command(subcommand)]
+    Photo(crate::flags_office::PhotoCmd),
 }
 
 #[derive(Subcommand)]
@@ -348,6 +363,14 @@ pub enum HolderCmd {
         /// Cardholder id.
         #[arg(long)]
         holder: u64,
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// Find a cardholder's id by MIT ID number.
+    Find {
+        /// The MIT ID number.
+        #[arg(long)]
+        id_number: String,
         #[command(flatten)]
         admin: AdminOpts,
     },

@@ -43,6 +43,15 @@ pub async fn run(cmd: HolderCmd) -> Result<()> {
                 .await?;
             println!("cardholder {} created", c.id);
         }
+        HolderCmd::Find { id_number, admin } => {
+            let v: Value = admin
+                .client()?
+                .call(Op::HolderFind, &[])
+                .json(&serde_json::json!({ "id_number": id_number }))
+                .expect()
+                .await?;
+            print(&v)?;
+        }
         HolderCmd::Show { holder, admin } => {
             let v: Value = admin
                 .client()?

@@ -7,7 +7,9 @@ mod cards;
 mod certs;
 mod common;
 mod flags;
+mod flags_office;
 mod holders;
+mod office;
 mod police;
 mod readers;
 mod run;
@@ -71,5 +73,10 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Load(args) => tools::load(args),
         Command::Scale(cmd) => tools::scale(cmd),
         Command::ClusterBench(cmd) => tools::cluster_bench(cmd),
+        Command::Door(cmd) => common::block_on(office::door(cmd)),
+        Command::KeyAuthorizer(cmd) => common::block_on(office::key_authorizer(cmd)),
+        Command::KeyOrder(cmd) => common::block_on(office::key_order(cmd)),
+        Command::Video(cmd) => common::block_on(office::video(cmd)),
+        Command::Photo(cmd) => common::block_on(office::photo(cmd)),
     }
 }
