@@ -13,7 +13,7 @@ export ROCKSDB_LIB_DIR ?= $(shell dirname "$$(dpkg -L librocksdb-dev 2>/dev/null
 
 BIN := $(CARGO_TARGET_DIR)/release/portcullis
 DOOR_BIN := $(CARGO_TARGET_DIR)/release/portcullis-door
-DEB_PACKAGES := librocksdb-dev libclang-dev pkg-config build-essential curl ca-certificates prometheus git python3 python3-venv
+DEB_PACKAGES := librocksdb-dev libclang-dev pkg-config build-essential curl ca-certificates prometheus git python3 python3-venv chromium chromium-driver libnss3-tools openssl
 
 # Test peers (an OSDP reader from PyPI libosdp, ...) live in a virtual
 # environment outside the clone, rebuilt when tests/peers/requirements.txt

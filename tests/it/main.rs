@@ -4,8 +4,10 @@
 mod admin;
 mod alerts;
 mod architecture;
+mod browser;
 mod cluster;
 mod common;
+mod console;
 mod door_controller;
 mod doors;
 mod faults;

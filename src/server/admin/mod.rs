@@ -254,7 +254,10 @@ pub async fn run(
     core: Arc<Shared>,
     stop: watch::Receiver<bool>,
 ) {
-    let app = router(core.clone());
+    let api = router(core.clone());
+    // The web console shares the listener, the identities and, through
+    // in-process calls, every rule of the API.
+    let app = api.clone().merge(crate::server::console::router(api));
     let gate = core.gates.admin.clone();
     let metrics = core.metrics.clone();
     let conn_stop = stop.clone();
