@@ -278,6 +278,15 @@ impl Store {
         db_opts.create_missing_column_families(true);
         db_opts.set_compression_type(DBCompressionType::None);
         db_opts.increase_parallelism(2);
+        // Compaction is background work: on two cores it must not take a
+        // core away from the connections and the journal writer when they
+        // are runnable (measured: p99 at 40 k/s offered, docs/PERFORMANCE.md).
+        // Flushes keep their priority, so the journal never stalls for a
+        // full memtable.
+        let mut env = rocksdb::Env::new()?;
+        env.lower_thread_pool_cpu_priority();
+        env.lower_thread_pool_io_priority();
+        db_opts.set_env(&env);
         // One journal writer thread: concurrent memtable inserts buy nothing,
         // and the vector memtable of the journal index requires them off.
         db_opts.set_allow_concurrent_memtable_write(false);

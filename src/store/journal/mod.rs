@@ -4,11 +4,14 @@
 //! Connections hand their records to [`Journal::append`], which stamps time
 //! and a sequence number and returns the sequence of the last record. The
 //! writer takes everything queued (up to `max_batch`) into one `WriteBatch`
-//! with the WAL on, writes it, and publishes the highest committed sequence
-//! on a watch channel; a connection answers only once that sequence covers
-//! its records. One RocksDB write (and, if configured, one fsync) serves
-//! every connection that queued in the meantime.
+//! with the WAL on, writes it, and wakes the connections whose records it
+//! covers (each waits for its own commit, see [`commits`]); a connection
+//! answers only then. One RocksDB write (and, if configured, one fsync)
+//! serves every connection that queued in the meantime. The highest
+//! committed sequence is also published on a watch channel for observers
+//! (the replicator, back pressure).
 
+mod commits;
 mod record;
 mod writer;
 
@@ -77,6 +80,8 @@ struct Queue {
 struct Shared {
     queue: Mutex<Queue>,
     wake: Condvar,
+    /// Who waits for which commit.
+    commits: commits::Commits,
     /// The last write failed and no write has succeeded since.
     failing: std::sync::atomic::AtomicBool,
     /// Per controller (reader id): the highest door event journaled.
@@ -192,6 +197,7 @@ impl Journal {
                 closed: false,
             }),
             wake: Condvar::new(),
+            commits: commits::Commits::new(next_seq - 1),
             failing: std::sync::atomic::AtomicBool::new(false),
             event_marks: dashmap::DashMap::new(),
         });
@@ -239,7 +245,7 @@ impl Journal {
     /// [`Journal::wait_committed`] before answering. Refused while the
     /// disk is below its reserve or the journal is closed.
     pub fn append(&self, records: &[Journaled]) -> Result<Ticket, AppendError> {
-        let epoch = self.committed.borrow().epoch;
+        let epoch = self.shared.commits.epoch();
         if records.is_empty() {
             return Ok(Ticket { seq: 0, epoch });
         }
@@ -256,7 +262,7 @@ impl Journal {
         // Read under the queue lock: the writer bumps the epoch only after
         // taking a batch out of the queue, so these records belong to this
         // epoch's batches or later ones.
-        let epoch = self.committed.borrow().epoch;
+        let epoch = self.shared.commits.epoch();
         let now = self.clock.now_micros().max(q.last_time);
         q.last_time = now;
         for r in records {
@@ -288,12 +294,7 @@ impl Journal {
     /// Waits until the ticket's records are committed. `Err` if a write
     /// failed since they were appended (they may be lost: answer nothing).
     pub async fn wait_committed(&self, t: Ticket) -> Result<(), AppendError> {
-        let mut rx = self.committed.clone();
-        let c = rx
-            .wait_for(|c| c.epoch != t.epoch || c.seq >= t.seq)
-            .await
-            .map_err(|_| AppendError::Unavailable)?;
-        if c.epoch == t.epoch {
+        if self.shared.commits.wait(t.seq, t.epoch).await {
             Ok(())
         } else {
             Err(AppendError::Unavailable)
@@ -476,6 +477,7 @@ impl Journal {
         if let Some(h) = handle {
             let _ = h.join();
         }
+        self.shared.commits.close();
     }
 
     /// The retention cut-off: the oldest time stamp still visible. A record

@@ -33,6 +33,7 @@ pub(super) fn writer_loop(
                 "journal write failed; decisions are refused until writes succeed again"
             );
         }
+        shared.commits.failed();
         committed.send_modify(|c| c.epoch += 1);
     };
     loop {
@@ -114,6 +115,7 @@ pub(super) fn writer_loop(
                     .record(started.elapsed().as_secs_f64());
                 metrics.journal_batch.record(batch_items.len() as f64);
                 metrics.journal_records.increment(batch_items.len() as u64);
+                shared.commits.committed(last);
                 committed.send_modify(|c| c.seq = c.seq.max(last));
                 for (reader, id) in marks {
                     shared
