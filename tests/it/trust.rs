@@ -661,3 +661,68 @@ async fn one_certificate_cannot_take_a_listener() {
     let (s, v) = h.admin().call(Op::Whoami, &[]).send().await.unwrap();
     assert_eq!(s, 200, "{v}");
 }
+
+/// One raw HTTPS request to the admin listener as `role`/`name`, with
+/// extra header lines; the status.
+async fn raw_admin(h: &Harness, role: Role, name: &str, request_line: &str, headers: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tls = tokio_rustls::TlsConnector::from(h.client_tls(role, name));
+    let tcp = tokio::net::TcpStream::connect(h.app().admin_addr())
+        .await
+        .unwrap();
+    let server = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut s = tls.connect(server, tcp).await.unwrap();
+    let req = format!(
+        "{request_line} HTTP/1.1\r\nHost: localhost\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Staff import their certificate into a browser for the console: a page of
+/// another site that browser visits must not be able to call the API or the
+/// console in their name (a form or an image posting to the appliance).
+#[tokio::test]
+async fn another_sites_page_cannot_act_through_a_staff_browser() {
+    let h = Harness::start().await;
+    let (card, n) = h.issue(1).await;
+    let revoke = format!("POST /v1/cards/{card}/revoke");
+    for headers in [
+        "Origin: https://elsewhere.example\r\nSec-Fetch-Site: cross-site\r\n",
+        "Origin: https://elsewhere.example\r\n",
+        "Sec-Fetch-Site: same-site\r\n",
+    ] {
+        let s = raw_admin(&h, Role::SecurityOffice, "admin", &revoke, headers).await;
+        assert_eq!(s, 403, "{headers}");
+    }
+    let mut r = h.reader(READER).await;
+    assert_eq!(reason(r.verify(1, 1, &n).await.unwrap()), Reason::Granted);
+    // The console's pages too, side effects or not.
+    let s = raw_admin(
+        &h,
+        Role::SecurityOffice,
+        "admin",
+        "GET /console/holders/1/photo",
+        "Sec-Fetch-Site: cross-site\r\n",
+    )
+    .await;
+    assert_eq!(s, 403);
+    let s = raw_admin(
+        &h,
+        Role::SecurityOffice,
+        "admin",
+        "GET /console",
+        "Sec-Fetch-Site: same-origin\r\n",
+    )
+    .await;
+    assert_eq!(s, 200);
+    // The CLI and the typed client send neither header.
+    let s = raw_admin(&h, Role::SecurityOffice, "admin", &revoke, "").await;
+    assert_eq!(s, 200);
+}

@@ -79,6 +79,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
+/// Whether a request comes from a web page of another site: a browser
+/// that holds a staff certificate (for the console) would otherwise let any
+/// page it visits call the API in that person's name. Browsers say where a
+/// request comes from (`Sec-Fetch-Site`, `Origin`); the CLI, the typed
+/// client and the console's in-process calls send neither.
+fn from_a_web_page(req: &Request) -> bool {
+    let h = req.headers();
+    let fetch_site = h
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|s| s != "none");
+    fetch_site || h.contains_key(header::ORIGIN)
+}
+
 /// Admits a request to `op` only for the roles the table allows, and
 /// counts its outcome.
 async fn guard(
@@ -88,6 +102,11 @@ async fn guard(
 ) -> Response {
     let id = req.extensions().get::<Identity>().cloned();
     let response = match id {
+        _ if from_a_web_page(&req) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the admin API is not called from web pages; use the console's own pages",
+        )
+        .into_response(),
         Some(id) if shared.revoked.is_revoked(&id.serial) => ApiError::new(
             StatusCode::FORBIDDEN,
             "this client certificate has been revoked",

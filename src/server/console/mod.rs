@@ -315,6 +315,25 @@ pub fn read_form(
     Ok(Form(map))
 }
 
+/// Refuses every console request another site's page makes the browser
+/// send: a link, an image or a form elsewhere must not view a photo, count
+/// a look-up or change anything in a member of staff's name.
+async fn same_site_only(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let foreign = req
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|s| s != "same-origin" && s != "none");
+    if foreign {
+        return (
+            StatusCode::FORBIDDEN,
+            "the console is opened directly, not from another site's page",
+        )
+            .into_response();
+    }
+    next.run(req).await
+}
+
 async fn style() -> Response {
     let mut r = html::STYLE.into_response();
     r.headers_mut()
@@ -333,5 +352,6 @@ pub fn router(api: Router) -> Router {
     let r: Router<Console> = Router::new()
         .route("/console/style.css", get(style))
         .merge(pages::routes());
-    r.with_state(c)
+    r.layer(axum::middleware::from_fn(same_site_only))
+        .with_state(c)
 }
