@@ -20,8 +20,12 @@ use crate::clock::rfc3339;
 use crate::ledger::{Change, Effect, LedgerError};
 use crate::records::outbox::{self, Notification};
 
-/// How long a claim keeps other senders off an e-mail.
-const CLAIM_MICROS: u64 = 60_000_000;
+/// How long a claim keeps other senders off an e-mail: longer than one
+/// whole attempt may take.
+const CLAIM_MICROS: u64 = 120_000_000;
+/// The longest one attempt may take.
+const ATTEMPT: Duration = Duration::from_secs(60);
+use crate::records::outbox::MAX_MAIL_ATTEMPTS as MAX_ATTEMPTS;
 
 /// Why an e-mail could not be handed to the relay.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +44,13 @@ pub enum MailError {
     /// The relay took too long.
     #[error("SMTP relay timed out at {0}")]
     Timeout(&'static str),
+}
+
+impl MailError {
+    /// A refusal that a retry will not change (a 5xx reply).
+    pub fn permanent(&self) -> bool {
+        matches!(self, MailError::Refused { reply, .. } if reply.starts_with('5'))
+    }
 }
 
 async fn reply(
@@ -177,23 +188,32 @@ pub async fn run(s: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
         let pending: Vec<Notification> = all.into_iter().filter(|n| n.sendable(now)).collect();
         s.metrics.notifications_pending.set(pending.len() as f64);
         for n in pending {
-            // Claim it: in a cluster, one appliance wins.
-            let (who, until) = (me.clone(), now + CLAIM_MICROS);
+            // Claim it from now (not from when the outbox was read): in a
+            // cluster, one appliance wins.
+            let who = me.clone();
+            let clock = s.clock.clone();
             let claimed = update(&s, n.id.clone(), move |n| {
-                let now_ok = n.sendable(until - CLAIM_MICROS);
-                if now_ok {
+                let now = clock.now_micros();
+                let ok = n.sendable(now);
+                if ok {
                     if let Some(m) = n.mail.as_mut() {
-                        m.claimed_by = Some((who.clone(), until));
+                        m.claimed_by = Some((who.clone(), now + CLAIM_MICROS));
                     }
                 }
-                now_ok
+                ok
             })
             .await;
             if !matches!(claimed, Ok(true)) {
                 continue;
             }
             let Some(m) = n.mail.clone() else { continue };
-            match send(&cfg.smtp, &cfg.from, &m.to, &m.subject, &m.body).await {
+            let attempt = tokio::time::timeout(
+                ATTEMPT,
+                send(&cfg.smtp, &cfg.from, &m.to, &m.subject, &m.body),
+            )
+            .await
+            .unwrap_or(Err(MailError::Timeout("the whole attempt")));
+            match attempt {
                 Ok(()) => {
                     let at = rfc3339(s.clock.now_micros());
                     let _ = update(&s, n.id.clone(), move |n| {
@@ -212,11 +232,18 @@ pub async fn run(s: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
                     s.metrics.notifications_failed.increment(1);
                     tracing::warn!(notification = %n.id, error = %e, "notice not sent; retrying");
                     let why = e.to_string();
+                    let permanent = e.permanent();
                     let _ = update(&s, n.id.clone(), move |n| {
                         if let Some(m) = n.mail.as_mut() {
                             m.attempts += 1;
                             m.last_error = Some(why.clone());
                             m.claimed_by = None;
+                            // Refused for good, or tried long enough: the
+                            // office takes it from here (the notice stays,
+                            // failed, until marked done).
+                            if permanent || m.attempts >= MAX_ATTEMPTS {
+                                m.attempts = m.attempts.max(MAX_ATTEMPTS);
+                            }
                         }
                         true
                     })

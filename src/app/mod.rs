@@ -49,6 +49,9 @@ pub enum StartError {
     /// The cluster link could not be set up.
     #[error("{0}")]
     Cluster(String),
+    /// The held video clips could not be opened or swept.
+    #[error(transparent)]
+    Clips(#[from] crate::records::clips::ClipError),
     /// A listener could not bind.
     #[error("cannot listen on {addr}: {cause}")]
     Bind {
@@ -194,9 +197,37 @@ impl Appliance {
                 )?;
                 let revoked = crate::records::revocations::Revocations::load(&store)?;
                 let alarms = crate::records::alarms::Alarms::load(&store)?;
+                let here = if config.cluster.enabled() {
+                    config.cluster.name.clone()
+                } else {
+                    "this appliance".to_owned()
+                };
+                let clips =
+                    crate::records::clips::Clips::open(store.clone(), &config.keys_dir, &here)?;
+                // A clip whose request no longer holds it here (a crash
+                // between a denial and its erasure, a restored backup) is
+                // deleted and erased before anything else runs.
+                let swept = clips.sweep(|id| {
+                    crate::records::video::export(&store, id)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|e| {
+                            matches!(
+                                e.status,
+                                crate::records::video::ExportStatus::Held
+                                    | crate::records::video::ExportStatus::Approved
+                            ) && e.held_on.as_deref() == Some(clips.here())
+                        })
+                })?;
+                if swept > 0 {
+                    tracing::warn!(
+                        clips = swept,
+                        "video clips no longer held were erased at start"
+                    );
+                }
                 Ok(Shared::new(
                     config, clock, store, cards, readers, access, holders, journal, ledger, space,
-                    revoked, alarms, alarm_tx, metrics, cluster,
+                    revoked, alarms, alarm_tx, metrics, cluster, clips,
                 ))
             })
             .await

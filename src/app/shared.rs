@@ -63,6 +63,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// The cluster link, when this appliance is one of several.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Exported video clips held on this appliance.
+    pub clips: crate::records::clips::Clips,
     draining: AtomicBool,
 }
 
@@ -134,6 +136,7 @@ impl Shared {
         alarm_events: tokio::sync::mpsc::Sender<(String, crate::protocol::DoorEvent)>,
         metrics: Arc<Metrics>,
         cluster: Option<Arc<crate::cluster::Cluster>>,
+        clips: crate::records::clips::Clips,
     ) -> Self {
         Self {
             pager: crate::lookup::cursor::Pager::new(),
@@ -155,6 +158,7 @@ impl Shared {
             alarm_events,
             metrics,
             cluster,
+            clips,
             draining: AtomicBool::new(false),
         }
     }

@@ -466,7 +466,14 @@ fn install(s: &Shared, e: &Effect) {
         | Effect::ChiefKey(_)
         | Effect::RequestUsed { .. }
         | Effect::LookupCounted(_)
-        | Effect::Notification(_)
-        | Effect::Office(_) => {}
+        | Effect::Notification(_) => {}
+        // The clip's deletion is in the batch; its bytes leave the files
+        // now (and, after a crash before this, at the next start).
+        Effect::Office(crate::records::office::OfficeEffect::ClipDeleted(id)) => {
+            if let Err(e) = s.clips.erase() {
+                tracing::error!(export = id, error = %e, "a deleted video clip could not be erased yet");
+            }
+        }
+        Effect::Office(_) => {}
     }
 }

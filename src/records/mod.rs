@@ -6,6 +6,7 @@ pub mod access;
 pub mod alarms;
 pub mod cardholder;
 pub mod cards;
+pub mod clips;
 pub mod dlcs;
 pub mod doors;
 pub mod keyorders;

@@ -28,9 +28,8 @@ pub enum OfficeEffect {
     VideoWork(WorkRequest),
     /// An export request, new or advanced.
     VideoExport(ExportRequest),
-    /// An exported clip, sealed, held for the Director (export id).
-    Clip(u64, #[serde(with = "serde_bytes")] Vec<u8>),
-    /// A held clip deleted (export id): a denial.
+    /// A held clip deleted (export id): denied, or collected. Each
+    /// appliance deletes and erases its own copy, if it holds one.
     ClipDeleted(u64),
     /// A photo permission recorded.
     PhotoPermission(PhotoPermission),
@@ -52,10 +51,6 @@ impl OfficeEffect {
             OfficeEffect::Camera(c) => video::stage_camera(store, batch, c),
             OfficeEffect::VideoWork(w) => video::stage_work(store, batch, w),
             OfficeEffect::VideoExport(e) => video::stage_export(store, batch, e),
-            OfficeEffect::Clip(id, sealed) => {
-                batch.put_cf(store.cf(cf::CLIPS), video::clip_key(*id), sealed);
-                Ok(())
-            }
             OfficeEffect::ClipDeleted(id) => {
                 batch.delete_cf(store.cf(cf::CLIPS), video::clip_key(*id));
                 Ok(())

@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::clock::{rfc3339, Micros};
 use crate::store::{cf, Store, StoreError};
 
+/// Attempts to send an e-mail before the appliance stops and leaves it to
+/// the office (shown as failed, marked done by hand).
+pub const MAX_MAIL_ATTEMPTS: u32 = 20;
+
 /// A notification an operator must act on, or an e-mail the appliance
 /// sends itself (a key order ready, keys to be returned).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,7 +103,7 @@ impl Notification {
     /// `now` (unclaimed, or its claim expired).
     pub fn sendable(&self, now: Micros) -> bool {
         match &self.mail {
-            Some(m) if !self.done && m.sent_at.is_none() => {
+            Some(m) if !self.done && m.sent_at.is_none() && m.attempts < MAX_MAIL_ATTEMPTS => {
                 m.claimed_by.as_ref().is_none_or(|(_, until)| *until <= now)
             }
             _ => false,

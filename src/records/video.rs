@@ -175,6 +175,10 @@ pub struct ExportRequest {
     /// The held clip's SHA-256 (hex), while it exists.
     #[serde(default)]
     pub clip_sha256: Option<String>,
+    /// The appliance holding the clip (clips stay on the appliance they
+    /// were uploaded to).
+    #[serde(default)]
+    pub held_on: Option<String>,
     /// Who decided, and when.
     #[serde(default)]
     pub decided_by: Option<String>,
@@ -298,16 +302,6 @@ pub fn stage_export(
 /// The key of export `id`'s clip in the clips family.
 pub fn clip_key(id: u64) -> [u8; 8] {
     id.to_be_bytes()
-}
-
-/// What a clip is sealed with, besides its key: its export's number.
-pub fn clip_aad(id: u64) -> Vec<u8> {
-    [b"clip:".as_slice(), &id.to_be_bytes()].concat()
-}
-
-/// The sealed clip of export `id`, if held.
-pub fn sealed_clip(store: &Store, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
-    Ok(store.db().get_cf(store.cf(cf::CLIPS), clip_key(id))?)
 }
 
 /// Plans a work request.
@@ -453,6 +447,7 @@ pub fn plan_export(
         status: ExportStatus::AwaitingClip,
         clip_bytes: None,
         clip_sha256: None,
+        held_on: None,
         decided_by: None,
         decided_at: None,
         deleted_at: None,
@@ -462,7 +457,7 @@ pub fn plan_export(
 
 impl ExportRequest {
     /// The request with its clip held.
-    pub fn held(mut self, bytes: u64, sha256: String) -> Result<Self, VideoError> {
+    pub fn held(mut self, bytes: u64, sha256: String, on: &str) -> Result<Self, VideoError> {
         if self.status != ExportStatus::AwaitingClip {
             return Err(VideoError::Refused(format!(
                 "export {} is {}: its clip cannot be replaced",
@@ -473,6 +468,7 @@ impl ExportRequest {
         self.status = ExportStatus::Held;
         self.clip_bytes = Some(bytes);
         self.clip_sha256 = Some(sha256);
+        self.held_on = Some(on.to_owned());
         Ok(self)
     }
 
@@ -514,16 +510,20 @@ impl ExportRequest {
         Ok(self)
     }
 
-    /// Collected by the requester (only once approved).
+    /// Collected by the requester (only once approved, and once: SEMO's
+    /// copy is deleted as it is released).
     pub fn released(mut self, now: Micros) -> Result<Self, VideoError> {
         match self.status {
-            ExportStatus::Approved | ExportStatus::Released => {
-                if self.released_at.is_none() {
-                    self.released_at = Some(rfc3339(now));
-                }
+            ExportStatus::Approved => {
+                self.released_at = Some(rfc3339(now));
                 self.status = ExportStatus::Released;
+                self.clip_sha256 = None;
                 Ok(self)
             }
+            ExportStatus::Released => Err(VideoError::Refused(format!(
+                "export {} was released to its requester already; the office keeps no copy",
+                self.id
+            ))),
             s => Err(VideoError::Refused(format!(
                 "export {} is {}: only an approved clip is released",
                 self.id,
@@ -575,6 +575,7 @@ mod tests {
             status: ExportStatus::AwaitingClip,
             clip_bytes: None,
             clip_sha256: None,
+            held_on: None,
             decided_by: None,
             decided_at: None,
             deleted_at: None,
@@ -582,13 +583,15 @@ mod tests {
         };
         assert!(e.clone().decided(true, "director", 0).is_err());
         assert!(e.clone().released(0).is_err());
-        let held = e.held(10, "ab".into()).unwrap();
+        let held = e.held(10, "ab".into(), "a1").unwrap();
         let denied = held.clone().decided(false, "director", 5).unwrap();
         assert_eq!(denied.status, ExportStatus::Denied);
         assert!(denied.deleted_at.is_some());
         assert!(denied.clone().decided(true, "director", 6).is_err());
         assert!(denied.released(7).is_err());
         let approved = held.decided(true, "director", 5).unwrap();
-        assert_eq!(approved.released(9).unwrap().status, ExportStatus::Released);
+        let released = approved.released(9).unwrap();
+        assert_eq!(released.status, ExportStatus::Released);
+        assert!(released.released(10).is_err(), "released twice");
     }
 }

@@ -68,6 +68,7 @@ pub fn create(
     std::fs::create_dir_all(&dir)?;
     let cp = rocksdb::checkpoint::Checkpoint::new(store.db())?;
     cp.create_checkpoint(dir.join("db"))?;
+    strip_clips(&dir.join("db"))?;
     if let Some(k) = keys {
         let to = dir.join("keys");
         std::fs::create_dir_all(&to)?;
@@ -188,6 +189,40 @@ pub fn restore(
         format!("{}\n", info.manifest.ledger_position),
     )?;
     Ok(info.manifest)
+}
+
+/// Removes held video clips from a checkpoint: they stay on the appliance
+/// they were uploaded to and nowhere else, so a denial can delete every
+/// copy (the copy's table files are its own after the compaction; the
+/// live database's are untouched).
+fn strip_clips(db_dir: &Path) -> Result<(), StoreError> {
+    let opts = rocksdb::Options::default();
+    let families = rocksdb::DB::list_cf(&opts, db_dir)?;
+    if !families.iter().any(|f| f == crate::store::cf::CLIPS) {
+        return Ok(());
+    }
+    let db = rocksdb::DB::open_cf(&opts, db_dir, &families)?;
+    let Some(c) = db.cf_handle(crate::store::cf::CLIPS) else {
+        return Ok(());
+    };
+    let keys: Vec<Box<[u8]>> = db
+        .iterator_cf(c, rocksdb::IteratorMode::Start)
+        .map(|i| i.map(|(k, _)| k))
+        .collect::<Result<_, _>>()?;
+    for k in &keys {
+        db.delete_cf(c, k)?;
+    }
+    if !keys.is_empty() {
+        for f in &families {
+            if let Some(h) = db.cf_handle(f) {
+                db.flush_cf(h)?;
+            }
+        }
+        let mut copts = rocksdb::CompactOptions::default();
+        copts.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+        db.compact_range_cf_opt(c, None::<&[u8]>, None::<&[u8]>, &copts);
+    }
+    Ok(())
 }
 
 /// Creates `dir` (mode 0700), or makes an existing one owner-only.

@@ -124,6 +124,18 @@ async fn cards_are_issued_and_replaced_in_the_browser_and_the_old_card_is_denied
         reason(reader.verify(3, 1, &second).await.unwrap()),
         Reason::Granted
     );
+    // The security office's page still shows the first card: its replace
+    // form is refused rather than killing the card just programmed.
+    office
+        .click(&format!(
+            "form[action=\"/console/holders/{holder}/replace\"] button"
+        ))
+        .await;
+    office.wait_text("#message", "already used").await;
+    assert_eq!(
+        reason(reader.verify(4, 1, &second).await.unwrap()),
+        Reason::Granted
+    );
 }
 
 /// The next Monday at 10:00 in the access time zone, in microseconds.
@@ -304,9 +316,7 @@ async fn a_video_export_from_request_to_denial_and_the_clips_deletion() {
     office.wait_text("#message", "held, sealed").await;
     office.screenshot("video-export-held").await;
     let core = h.app().core();
-    let sealed = portcullis::records::video::sealed_clip(&core.store, 1)
-        .unwrap()
-        .unwrap();
+    let sealed = core.clips.sealed(1).unwrap().unwrap();
     let marker = sealed[sealed.len() / 2..sealed.len() / 2 + 32].to_vec();
 
     // The Director denies it: deleted, and gone from every file.
@@ -317,9 +327,7 @@ async fn a_video_export_from_request_to_denial_and_the_clips_deletion() {
         .wait_text("#message", "deleted, with no further appeal")
         .await;
     director.wait_text("#export-1-status", "denied").await;
-    assert!(portcullis::records::video::sealed_clip(&core.store, 1)
-        .unwrap()
-        .is_none());
+    assert!(core.clips.sealed(1).unwrap().is_none());
     let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while !crate::common::files_containing(&h.data_dir(), &marker).is_empty() {
         assert!(

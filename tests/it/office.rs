@@ -387,14 +387,27 @@ async fn video_exports_are_held_until_the_director_decides_and_a_denial_erases_t
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["status"], "held");
     let core = h.app().core();
-    let sealed = portcullis::records::video::sealed_clip(&core.store, id)
-        .unwrap()
-        .unwrap();
+    let sealed = core.clips.sealed(id).unwrap().unwrap();
     assert!(
         !sealed.windows(21).any(|w| w == &clip[..21]),
         "the clip is not sealed"
     );
     let marker = sealed[sealed.len() / 2..sealed.len() / 2 + 32].to_vec();
+    // A backup made now does not carry it: the clip exists on this
+    // appliance only, so a denial can delete every copy.
+    let (s, v) = a
+        .call(Op::BackupCreate, &[])
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 200, "{v}");
+    let backup = std::path::PathBuf::from(v["path"].as_str().unwrap());
+    let found = crate::common::files_containing(&backup, &marker);
+    assert!(
+        found.is_empty(),
+        "the held clip is in the backup: {found:?}"
+    );
     // Nobody collects it before the decision.
     let (s, _) = police
         .call(Op::VideoExportCollect, &[&id])
@@ -415,9 +428,7 @@ async fn video_exports_are_held_until_the_director_decides_and_a_denial_erases_t
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["status"], "denied");
     assert!(v["deleted_at"].is_string());
-    assert!(portcullis::records::video::sealed_clip(&core.store, id)
-        .unwrap()
-        .is_none());
+    assert!(core.clips.sealed(id).unwrap().is_none());
     // RocksDB deletes a retired write-ahead log in the background: give it
     // a moment, no more.
     let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -480,6 +491,13 @@ async fn video_exports_are_held_until_the_director_decides_and_a_denial_erases_t
         .await
         .unwrap();
     assert_eq!(s, 404, "another officer's export");
+    // Not even the security office: it is released to its requester.
+    let (s, _) = a
+        .call(Op::VideoExportCollect, &[&id2])
+        .send_bytes()
+        .await
+        .unwrap();
+    assert_eq!(s, 404);
     let (s, got) = police
         .call(Op::VideoExportCollect, &[&id2])
         .send_bytes()
@@ -487,6 +505,14 @@ async fn video_exports_are_held_until_the_director_decides_and_a_denial_erases_t
         .unwrap();
     assert_eq!(s, 200);
     assert_eq!(got, clip);
+    // Released once; the office keeps no copy.
+    assert!(core.clips.sealed(id2).unwrap().is_none());
+    let (s, _) = police
+        .call(Op::VideoExportCollect, &[&id2])
+        .send_bytes()
+        .await
+        .unwrap();
+    assert_eq!(s, 409);
     let (_, list) = police.call(Op::VideoExportsList, &[]).send().await.unwrap();
     let e2 = list
         .as_array()

@@ -225,6 +225,15 @@ pub fn plan(
     by: &str,
     now: Micros,
 ) -> Result<Distribution, DistributionError> {
+    // A permission counts only if it is the kind the person's affiliation
+    // needs now (a Dean's permission recorded while a student does not
+    // release a staff member's photo).
+    let needed = if s.affiliation == Affiliation::Student {
+        PermissionKind::Dean
+    } else {
+        PermissionKind::Written
+    };
+    let permission = s.permission.filter(|p| p.kind == needed);
     let withheld = || {
         DistributionError::Refused(format!(
             "not distributed: {}",
@@ -236,7 +245,7 @@ pub fn plan(
             if s.withheld {
                 return Err(withheld());
             }
-            let Some(p) = s.permission else {
+            let Some(p) = permission else {
                 return Err(DistributionError::Refused(match s.affiliation {
                     Affiliation::Student => "a student's photo is released digitally only with the Dean for Undergraduate Education's permission; none is recorded".into(),
                     _ => "this person's photo is released only with their written permission; none is recorded".into(),
@@ -251,7 +260,7 @@ pub fn plan(
             if s.withheld {
                 return Err(withheld());
             }
-            let permission = match (s.affiliation, s.permission) {
+            let permission = match (s.affiliation, permission) {
                 (Affiliation::Student, _) => None,
                 (_, Some(p)) => Some(p.reference.clone()),
                 (_, None) => {
@@ -411,6 +420,15 @@ mod tests {
         assert!(plan(
             &subject(Affiliation::Staff, true, None, &history),
             own(),
+            "x",
+            0
+        )
+        .is_err());
+        // A Dean's permission from student days releases nothing once the
+        // person is staff.
+        assert!(plan(
+            &subject(Affiliation::Staff, false, Some(&dean), &[]),
+            release(),
             "x",
             0
         )

@@ -70,8 +70,6 @@ pub enum Resealed {
     Holder(HolderPut),
     /// A photo.
     Photo(PhotoPut),
-    /// A video clip held for the Director (export id, sealed clip).
-    Clip(u64, Vec<u8>),
 }
 
 /// A holder operation failed.
@@ -438,29 +436,10 @@ impl HolderBook {
                 }
             }
         }
-        // Held video clips are sealed with the same keys.
-        for item in self
-            .store
-            .db()
-            .iterator_cf(self.store.cf(cf::CLIPS), IteratorMode::Start)
-        {
-            let (k, sealed) = item?;
-            let id = id_of(&k, "clip")?;
-            if stale(&sealed) {
-                let aad = crate::records::video::clip_aad(id);
-                let plain = self.vault.open_sealed(&aad, &sealed)?;
-                bytes += plain.len();
-                out.push(Resealed::Clip(id, self.vault.seal(&aad, &plain)));
-                if out.len() >= max_records || bytes >= max_bytes {
-                    return Ok(out);
-                }
-            }
-        }
         Ok(out)
     }
 
-    /// Ids of every key some record (holder, photo, held clip) is sealed
-    /// with.
+    /// Ids of every key some record (holder or photo) is sealed with.
     pub fn key_ids_in_use(&self) -> Result<std::collections::BTreeSet<u32>, HolderError> {
         let mut ids = std::collections::BTreeSet::new();
         for item in self
@@ -480,21 +459,13 @@ impl HolderBook {
             let (_, v) = item?;
             ids.extend(Vault::key_id_of(v.get(1..).unwrap_or(&[])));
         }
-        for item in self
-            .store
-            .db()
-            .iterator_cf(self.store.cf(cf::CLIPS), IteratorMode::Start)
-        {
-            let (_, v) = item?;
-            ids.extend(Vault::key_id_of(&v));
-        }
         Ok(ids)
     }
 
     /// After the old keys are retired: compacts holders and photos so old
     /// ciphertexts (unreadable without their keys) leave the files too.
     pub fn compact(&self) -> Result<(), HolderError> {
-        for name in [cf::HOLDERS, cf::PHOTOS, cf::CLIPS] {
+        for name in [cf::HOLDERS, cf::PHOTOS] {
             self.store.db().flush_cf(self.store.cf(name))?;
             self.store
                 .db()

@@ -71,9 +71,6 @@ pub async fn rotate_keys(caller: Caller, State(s): AppState) -> ApiResult {
                 change = change.with(match r {
                     Resealed::Holder(h) => Effect::Holder(h),
                     Resealed::Photo(p) => Effect::Photo(p),
-                    Resealed::Clip(id, sealed) => {
-                        Effect::Office(crate::records::office::OfficeEffect::Clip(id, sealed))
-                    }
                 });
             }
             Ok::<_, ApiError>((change, n))

@@ -276,7 +276,14 @@ pub async fn run(
     let api = router(core.clone());
     // The web console shares the listener, the identities and, through
     // in-process calls, every rule of the API.
-    let app = api.clone().merge(crate::server::console::router(api));
+    let app = api.clone().merge(crate::server::console::router(
+        api,
+        core.config
+            .video
+            .max_clip_bytes
+            .max(core.config.admin.max_body)
+            + 64 * 1024,
+    ));
     let gate = core.gates.admin.clone();
     let metrics = core.metrics.clone();
     let conn_stop = stop.clone();

@@ -232,21 +232,44 @@ fn load(s: &crate::app::shared::Shared, id: u64) -> Result<KeyOrder, ApiError> {
     keyorders::get(&s.store, id)?.ok_or_else(|| OrderError::NotFound(id).into())
 }
 
-/// A notice to the order's authorizer, queued in the outbox.
+/// The notices about an order, queued in the outbox: to the authorizer who
+/// submitted it; if they are no longer one, to the DLC's other
+/// authorizers; if there is none, to the office itself.
 fn notice(
     s: &crate::app::shared::Shared,
     o: &KeyOrder,
     now: u64,
     subject: &str,
     body: String,
-) -> Result<Option<Effect>, ApiError> {
-    let Some(a) = keyorders::authorizer(&s.store, &o.dlc, &o.authorizer)? else {
-        // Removed since: the office sees the order's state; nobody to mail.
-        return Ok(None);
+) -> Result<Vec<Effect>, ApiError> {
+    let to: Vec<KeyAuthorizer> = match keyorders::authorizer(&s.store, &o.dlc, &o.authorizer)? {
+        Some(a) => vec![a],
+        None => keyorders::authorizers(&s.store)?
+            .into_iter()
+            .filter(|a| a.dlc == o.dlc)
+            .collect(),
     };
-    Ok(Some(Effect::Notification(Notification::mail(
-        now, 0, &a.email, subject, &body,
-    ))))
+    if to.is_empty() {
+        let mut n = Notification::new(
+            now,
+            0,
+            0,
+            "",
+            &format!(
+                "{subject}: {} has no key authorizer to tell; tell the person by other means",
+                o.dlc
+            ),
+        );
+        n.holder = o.recipient;
+        return Ok(vec![Effect::Notification(n)]);
+    }
+    Ok(to
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            Effect::Notification(Notification::mail(now, i as u64, &a.email, subject, &body))
+        })
+        .collect())
 }
 
 /// `POST /v1/key-orders/{id}/ready`: the keys are cut; the authorizer is
@@ -263,7 +286,7 @@ pub async fn ready(caller: Caller, State(s): AppState, Path(id): Path<u64>) -> A
             keyorders::PICKUP_ROOM,
             o.rt.as_deref().map(|r| format!(" (RT-{r})")).unwrap_or_default()
         );
-        if let Some(n) = notice(s, &o, now, &format!("Key order {} is ready for pick-up", o.id), body)? {
+        for n in notice(s, &o, now, &format!("Key order {} is ready for pick-up", o.id), body)? {
             change = change.with(n);
         }
         let entry = caller.audit(now, format!("key-order:{id}"), json!({ "status": "ready" }));
@@ -319,6 +342,13 @@ pub async fn pickup(
                         format!("the card presented is not valid: {}", r.as_str()),
                     ))
                 }
+            }
+            let (header, _) = s.holders.get(order.recipient)?;
+            if !header.active {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "the person the keys are for is no longer active at the Institute",
+                ));
             }
             if u64::from(entry.holder) != order.recipient {
                 return Err(ApiError::new(
@@ -384,7 +414,7 @@ pub async fn return_request(caller: Caller, State(s): AppState, Path(id): Path<u
             o.describe(),
             o.id
         );
-        if let Some(n) = notice(s, &o, now, &format!("Keys of order {} are being returned", o.id), body)? {
+        for n in notice(s, &o, now, &format!("Keys of order {} are being returned", o.id), body)? {
             change = change.with(n);
         }
         let entry = caller.audit(now, format!("key-order:{id}"), json!({ "status": "return_requested" }));

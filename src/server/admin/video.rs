@@ -140,7 +140,9 @@ fn load(s: &crate::app::shared::Shared, id: u64) -> Result<ExportRequest, ApiErr
 }
 
 /// `PUT /v1/video/exports/{id}/clip`: SEMO personnel hold the exported
-/// clip, sealed, until the Director decides.
+/// clip, sealed, on this appliance only, until the Director decides. The
+/// clip is stored as the change is decided (under the ledger's lock); if
+/// the change is then not made, the clip is swept away.
 pub async fn hold(
     caller: Caller,
     State(s): AppState,
@@ -155,30 +157,50 @@ pub async fn hold(
         ));
     }
     let sha = hex::encode(sha2::Sha256::digest(&body));
-    let e = ledger::commit(&s, move |s| {
+    let result = ledger::commit(&s, move |s| {
         let now = s.clock.now_micros();
-        let e = load(s, id)?.held(body.len() as u64, sha.clone())?;
-        let sealed = s.holders.vault().seal(&video::clip_aad(id), &body);
+        let e = load(s, id)?.held(body.len() as u64, sha.clone(), s.clips.here())?;
+        s.clips.put(id, &body).map_err(ApiError::internal)?;
         let entry = caller.audit(
             now,
             format!("video-export:{id}"),
-            json!({ "held": true, "bytes": body.len(), "sha256": sha }),
+            json!({ "held": true, "bytes": body.len(), "sha256": sha, "on": s.clips.here() }),
         );
         Ok::<_, ApiError>((
             Change::at(now)
-                .with(Effect::Office(OfficeEffect::Clip(id, sealed)))
                 .with(Effect::Office(OfficeEffect::VideoExport(e.clone())))
                 .audited(entry),
             e,
         ))
     })
-    .await?;
-    Ok(Json(e).into_response())
+    .await;
+    match result {
+        Ok(e) => Ok(Json(e).into_response()),
+        Err(err) => {
+            // Stored by a decision that was not committed: not held.
+            let sc = s.clone();
+            let _ = read(&s, move |_| {
+                let _ = sc.clips.sweep(|cid| {
+                    cid != id
+                        || video::export(&sc.store, cid)
+                            .ok()
+                            .flatten()
+                            .is_some_and(|e| {
+                                e.status == ExportStatus::Held
+                                    && e.held_on.as_deref() == Some(sc.clips.here())
+                            })
+                });
+                Ok(())
+            })
+            .await;
+            Err(err)
+        }
+    }
 }
 
 /// `POST /v1/video/exports/{id}/decision`: approved, the clip waits for its
-/// requester; denied, it is deleted in the same change (and compacted out
-/// of the files at once), with no appeal.
+/// requester; denied, it is deleted in the same change on every appliance
+/// (and erased from the files as the change is applied), with no appeal.
 pub async fn decide_export(
     caller: Caller,
     State(s): AppState,
@@ -192,7 +214,7 @@ pub async fn decide_export(
         let had_clip = before.clip_bytes.is_some();
         let e = before.decided(b.approve, &by(&caller), now)?;
         let mut change = Change::at(now).with(Effect::Office(OfficeEffect::VideoExport(e.clone())));
-        if !b.approve && had_clip {
+        if !b.approve {
             change = change.with(Effect::Office(OfficeEffect::ClipDeleted(id)));
         }
         let entry = caller.audit(
@@ -204,54 +226,48 @@ pub async fn decide_export(
     })
     .await?;
     if e.status == ExportStatus::Denied {
-        // The deletion is in the database; make it physical now, as the
-        // journal's erasure is (a tombstone alone leaves the bytes in
-        // older files until compaction reaches them).
-        read(&s, move |s| Ok(video_erase(s, id)?)).await?;
         tracing::info!(export = id, "video export denied; clip deleted");
     }
     Ok(Json(e).into_response())
 }
 
-/// Flushes every family (so the write-ahead log that held the clip is
-/// retired and deleted) and compacts the clip's key range, so no file
-/// holds its bytes.
-fn video_erase(s: &crate::app::shared::Shared, id: u64) -> Result<(), crate::store::StoreError> {
-    use crate::store::cf;
-    s.store.flush_all()?;
-    let db = s.store.db();
-    let c = s.store.cf(cf::CLIPS);
-    let k = video::clip_key(id);
-    let mut opts = rocksdb::CompactOptions::default();
-    opts.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
-    db.compact_range_cf_opt(c, Some(&k[..]), Some(&k[..]), &opts);
-    Ok(())
-}
-
 /// `GET /v1/video/exports/{id}/clip`: an approved clip, to its requester
-/// (or the security office, handing it over); recorded as released.
+/// only (the same certificate name and role), on the appliance that holds
+/// it; recorded as released, and the office's copy deleted with it.
 pub async fn collect(caller: Caller, State(s): AppState, Path(id): Path<u64>) -> ApiResult {
     let clip = ledger::commit(&s, move |s| {
         let now = s.clock.now_micros();
         let e = load(s, id)?;
-        if caller.id.role == Role::Police && e.requester != caller.id.name {
-            return Err(VideoError::NotFound(format!("no video export request {id}")).into());
+        if e.requester != caller.id.name || e.requester_role != caller.id.role.as_str() {
+            return Err(
+                VideoError::NotFound(format!("no video export request {id} of yours")).into(),
+            );
+        }
+        let here = s.clips.here();
+        if e.status == ExportStatus::Approved && e.held_on.as_deref() != Some(here) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "the clip of export {id} is held on {}; collect it there",
+                    e.held_on.as_deref().unwrap_or("another appliance")
+                ),
+            ));
         }
         let e = e.released(now)?;
-        let sealed = video::sealed_clip(&s.store, id)?
-            .ok_or_else(|| ApiError::internal(format!("export {id}: approved clip missing")))?;
         let clip = s
-            .holders
-            .vault()
-            .open_sealed(&video::clip_aad(id), &sealed)?;
+            .clips
+            .get(id)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal(format!("export {id}: approved clip missing")))?;
         let entry = caller.audit(
             now,
             format!("video-export:{id}"),
-            json!({ "released_to": by(&caller) }),
+            json!({ "released_to": by(&caller), "bytes": clip.len() }),
         );
         Ok::<_, ApiError>((
             Change::at(now)
                 .with(Effect::Office(OfficeEffect::VideoExport(e)))
+                .with(Effect::Office(OfficeEffect::ClipDeleted(id)))
                 .audited(entry),
             clip,
         ))

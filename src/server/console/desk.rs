@@ -312,19 +312,32 @@ async fn notifications_page(c: &Caller, message: Option<Message>) -> Response {
         .iter()
         .map(|n| {
             let id = n["id"].as_str().unwrap_or("");
-            let state = if n["done"] == true {
-                "done".to_owned()
-            } else if n["mail"].is_object() {
-                format!("sending ({} failed attempts)", v(&n["mail"]["attempts"]))
-            } else {
-                format!(
-                    "{}<button>Mark done</button></form>",
-                    form(
-                        &format!("/console/notifications/{id}/done"),
-                        &c.csrf(),
-                        "inline"
-                    )
+            let done = format!(
+                "{}<button>Mark done</button></form>",
+                form(
+                    &format!("/console/notifications/{id}/done"),
+                    &c.csrf(),
+                    "inline"
                 )
+            );
+            let state = if n["done"] == true {
+                if n["mail"]["sent_at"].is_string() {
+                    format!("sent {}", v(&n["mail"]["sent_at"]))
+                } else {
+                    "done".to_owned()
+                }
+            } else if n["mail"].is_object() {
+                let attempts = n["mail"]["attempts"].as_u64().unwrap_or(0);
+                if attempts >= u64::from(crate::records::outbox::MAX_MAIL_ATTEMPTS) {
+                    format!(
+                        "not sent: {}; send it by hand, then {done}",
+                        v(&n["mail"]["last_error"])
+                    )
+                } else {
+                    format!("sending ({attempts} failed attempts) {done}")
+                }
+            } else {
+                done
             };
             vec![v(&n["created"]), v(&n["action"]), state]
         })

@@ -284,16 +284,22 @@ async fn holder_page_with(c: &Caller, id: u64, message: Option<Message>, extra: 
         "<section><h2>Cards</h2>{}",
         table(&["card", "status", "issued", "valid until", ""], &rows)
     );
+    // Each form names the state it was made for (the card in use, the
+    // number of cards): sent again (a reload), it is refused instead of
+    // replacing the card just programmed.
+    let state = cards_state(&cards);
     if c.may(Op::CardReplace) {
         body += &format!(
-            "{}<button>Replace the card</button> <span class=\"muted\">Every older card of this person stops working at once.</span></form>",
-            form(&format!("/console/holders/{id}/replace"), &c.csrf(), "inline")
+            "{}<input type=\"hidden\" name=\"state\" value=\"{}\"><button>Replace the card</button> <span class=\"muted\">Every older card of this person stops working at once.</span></form>",
+            form(&format!("/console/holders/{id}/replace"), &c.csrf(), "inline"),
+            esc(&state)
         );
     }
     if c.may(Op::CardIssue) {
         body += &format!(
-            " {}<button class=\"secondary\">Issue a first card</button></form>",
-            form(&format!("/console/holders/{id}/issue"), &c.csrf(), "inline")
+            " {}<input type=\"hidden\" name=\"state\" value=\"{}\"><button class=\"secondary\">Issue a first card</button></form>",
+            form(&format!("/console/holders/{id}/issue"), &c.csrf(), "inline"),
+            esc(&state)
         );
     }
     body += "</section>";
@@ -428,9 +434,45 @@ fn issued_message(ans: &Value, replaced: bool) -> (Message, String) {
     (Message::ok(text), extra)
 }
 
+/// What a card form was made for: the holder's cards and their status.
+fn cards_state(cards: &Value) -> String {
+    cards
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| format!("{}:{}", c["id"], c["status"].as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
+
+/// Refuses a card form made for another state of the holder's cards (sent
+/// twice, or after someone else's change).
+async fn stale(c: &Caller, id: u64, f: &super::Form) -> Option<Response> {
+    let now = c.call(Op::HolderCards, &[&id], None).await.ok()?;
+    if cards_state(&now) == f.get("state") {
+        return None;
+    }
+    Some(
+        holder_page(
+            c,
+            id,
+            Some(Message::error(
+                "This form was already used, or the cards changed since the page was shown: nothing was done. Check the cards below.",
+            )),
+        )
+        .await,
+    )
+}
+
 async fn issue(c: Caller, Path(id): Path<u64>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = read_form(&c, &headers, &body) {
-        return *r;
+    let f = match read_form(&c, &headers, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    if let Some(r) = stale(&c, id, &f).await {
+        return r;
     }
     match c
         .call(Op::CardIssue, &[], Some(&json!({ "holder": id })))
@@ -445,8 +487,12 @@ async fn issue(c: Caller, Path(id): Path<u64>, headers: HeaderMap, body: Bytes) 
 }
 
 async fn replace(c: Caller, Path(id): Path<u64>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = read_form(&c, &headers, &body) {
-        return *r;
+    let f = match read_form(&c, &headers, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    if let Some(r) = stale(&c, id, &f).await {
+        return r;
     }
     match c.call(Op::CardReplace, &[&id], Some(&json!({}))).await {
         Ok(v) => {

@@ -342,7 +342,7 @@ async fn style() -> Response {
 }
 
 /// The console's routes, calling `api` (the admin API's router).
-pub fn router(api: Router) -> Router {
+pub fn router(api: Router, max_upload: usize) -> Router {
     let mut secret = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
     let c = Console {
@@ -353,5 +353,6 @@ pub fn router(api: Router) -> Router {
         .route("/console/style.css", get(style))
         .merge(pages::routes());
     r.layer(axum::middleware::from_fn(same_site_only))
+        .layer(axum::extract::DefaultBodyLimit::max(max_upload))
         .with_state(c)
 }
