@@ -2,15 +2,20 @@
 # Portcullis and Redis 7 with TLS, side by side in one run, on loopback.
 #
 # Redis is what an office would otherwise deploy: TLS with client-certificate
-# auth (the same dev CA), one key per credential, AOF everysec. It is driven
-# by redis-benchmark with (a) plain GET and (b) a Lua script doing the look-up
-# plus an XADD to a journal stream. Portcullis is driven by its own load
-# generator at the same connection count and in-flight depth, journal on.
-# Then: Portcullis open loop at a fixed offered rate, and a reconnect storm.
+# auth (the same dev CA), one key per credential, AOF everysec. Both systems
+# are driven by the same generator (`portcullis load`, `--redis` for Redis:
+# the same pacer, connection count, depth and latency recording), Redis with
+# (a) plain GET and (b) a script doing the look-up plus an XADD to a
+# journal stream; redis-benchmark runs too, as a cross-check of the Redis
+# figures. Then: open loop at a fixed offered rate for both, a reconnect
+# storm, and with CURVE=1 the latency curve (p50/p99/p999 against offered
+# rate, both systems, one run) as a table and an SVG plot.
 #
 # Everything it starts, it stops; everything it writes is under a temporary
 # directory that is removed at the end. Tunables (environment):
 #   CONNS=1000 DURATION=10 CARDS=1000 RATE=40000 STORM=10000
+#   CURVE=0 RATES="5000 10000 20000 40000 80000 120000 160000" CURVE_SECS=6
+#   CURVE_SVG=docs/latency-curve.svg
 #   N_GET1 N_GET64 N_LUA1 N_LUA64   (redis-benchmark request counts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -105,11 +110,26 @@ portcullis() { # depth [extra args]
 }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 
-echo "== Redis (redis-benchmark, $CONNS connections)"
-r_get1=$(redis_rps 1 "$N_GET1" GET 'cred:__rand_int__');   echo "GET, 1 in flight:            $r_get1/s"
-r_get64=$(redis_rps 64 "$N_GET64" GET 'cred:__rand_int__'); echo "GET, 64 in flight:           $r_get64/s"
-r_lua1=$(redis_rps 1 "$N_LUA1" EVAL "$LUA" 1 'cred:__rand_int__');   echo "look-up + XADD, 1 in flight:  $r_lua1/s"
-r_lua64=$(redis_rps 64 "$N_LUA64" EVAL "$LUA" 1 'cred:__rand_int__'); echo "look-up + XADD, 64 in flight: $r_lua64/s"
+redis_load() { # depth op [extra args]
+  local depth=$1 op=$2; shift 2
+  "$BIN" load --redis 127.0.0.1:$REDIS_PORT --redis-op "$op" --certs "$C" --connections "$CONNS" \
+    --depth "$depth" --duration "$DURATION" --cards "$CARDS" --quiet "$@" | grep '^RESULT'
+}
+
+echo "== Redis (the same generator, $CONNS connections, $DURATION s)"
+g1=$(redis_load 1 get);               echo "GET, 1 in flight:            $g1"
+g64=$(redis_load 64 get);             echo "GET, 64 in flight:           $g64"
+l1=$(redis_load 1 lookup-journal);    echo "look-up + XADD, 1 in flight:  $l1"
+l64=$(redis_load 64 lookup-journal);  echo "look-up + XADD, 64 in flight: $l64"
+r_get1=$(echo "$g1" | field rps); r_get64=$(echo "$g64" | field rps)
+r_lua1=$(echo "$l1" | field rps); r_lua64=$(echo "$l64" | field rps)
+ropen=$(redis_load 64 lookup-journal --rate "$RATE"); echo "look-up + XADD, open loop $RATE/s: $ropen"
+
+echo "== Redis cross-check (redis-benchmark --threads 2, $CONNS connections)"
+echo "GET, 1 in flight:            $(redis_rps 1 "$N_GET1" GET 'cred:__rand_int__')/s"
+echo "GET, 64 in flight:           $(redis_rps 64 "$N_GET64" GET 'cred:__rand_int__')/s"
+echo "look-up + XADD, 1 in flight:  $(redis_rps 1 "$N_LUA1" EVAL "$LUA" 1 'cred:__rand_int__')/s"
+echo "look-up + XADD, 64 in flight: $(redis_rps 64 "$N_LUA64" EVAL "$LUA" 1 'cred:__rand_int__')/s"
 
 echo "== Portcullis (load generator, $CONNS connections, $DURATION s, journal on)"
 p1=$(portcullis 1);   echo "$p1"
@@ -126,5 +146,25 @@ echo "1 in flight:  Portcullis $p1_rps/s vs Redis look-up+XADD $r_lua1/s = $(rat
 echo "64 in flight: Portcullis $p64_rps/s vs Redis plain GET $r_get64/s = $(ratio "$p64_rps" "$r_get64")x (target >= 1x)"
 echo "64 in flight: Portcullis $p64_rps/s vs Redis look-up+XADD $r_lua64/s = $(ratio "$p64_rps" "$r_lua64")x"
 echo "1 in flight:  Portcullis $p1_rps/s vs Redis plain GET $r_get1/s = $(ratio "$p1_rps" "$r_get1")x"
-echo "open loop at $RATE/s: p99 $(echo "$popen" | field p99_us) us (target < 1000 us)"
-echo "storm: $(echo "$storm" | field connected) of $STORM admitted in $(echo "$storm" | field connect_s) s (target < 5 s)"
+echo "open loop at $RATE/s: Portcullis p99 $(echo "$popen" | field p99_us) us, Redis look-up+XADD p99 $(echo "$ropen" | field p99_us) us (target < 1000 us)"
+echo "storm: $(echo "$storm" | field connected) of $STORM admitted in $(echo "$storm" | field connect_s) s (target < 3 s)"
+
+if [ "${CURVE:-0}" = 1 ]; then
+  RATES=${RATES:-"5000 10000 20000 40000 80000 120000 160000"}
+  CURVE_SECS=${CURVE_SECS:-6}
+  echo
+  echo "== latency curve: open loop, $CONNS connections, $CURVE_SECS s per rate, both systems"
+  echo "| offered/s | Portcullis p50 | p99 | p999 | answered/s | Redis look-up+XADD p50 | p99 | p999 | answered/s |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  rows=""
+  for r in $RATES; do
+    pc=$("$BIN" load "${LOAD[@]}" --connections "$CONNS" --depth 64 --duration "$CURVE_SECS" --numbers "$WORK/numbers" --rate "$r" | grep '^RESULT')
+    rd=$("$BIN" load --redis 127.0.0.1:$REDIS_PORT --redis-op lookup-journal --certs "$C" --connections "$CONNS" \
+      --depth 64 --duration "$CURVE_SECS" --cards "$CARDS" --quiet --rate "$r" | grep '^RESULT')
+    ms() { awk -v u="$1" 'BEGIN { printf "%.2f ms", u / 1000 }'; }
+    echo "| $r | $(ms "$(echo "$pc" | field p50_us)") | $(ms "$(echo "$pc" | field p99_us)") | $(ms "$(echo "$pc" | field p999_us)") | $(echo "$pc" | field rps) | $(ms "$(echo "$rd" | field p50_us)") | $(ms "$(echo "$rd" | field p99_us)") | $(ms "$(echo "$rd" | field p999_us)") | $(echo "$rd" | field rps) |"
+    rows="$rows $r,$(echo "$pc" | field p50_us),$(echo "$pc" | field p99_us),$(echo "$pc" | field p999_us),$(echo "$rd" | field p50_us),$(echo "$rd" | field p99_us),$(echo "$rd" | field p999_us)"
+  done
+  python3 benches/curve_svg.py "${CURVE_SVG:-docs/latency-curve.svg}" "$(date -u +%Y-%m-%d)" $rows
+  echo "plot: ${CURVE_SVG:-docs/latency-curve.svg}"
+fi

@@ -172,6 +172,12 @@ impl Session {
         let mut version = MIN_VERSION;
         let mut revocations = core.revoked.generation();
         let mut revoked_rx = core.revoked.subscribe();
+        // One idle timer for the connection's life, re-armed only when it
+        // fires early: a timer made per round costs a timer-wheel insert
+        // and removal per answer (measured in docs/PERFORMANCE.md).
+        let mut last_read = tokio::time::Instant::now();
+        let idle = tokio::time::sleep(ms(cfg.handshake_timeout_ms));
+        tokio::pin!(idle);
         loop {
             // Read.
             let wait = ms(if hello {
@@ -188,10 +194,18 @@ impl Session {
                 }
                 // An idle connection hears of a revocation at once.
                 Ok(()) = revoked_rx.changed() => {}
-                r = timeout(wait, conn.fill()) => match r {
-                    Err(_) => fatal = Some(ErrorCode::IdleTimeout),
-                    Ok(Err(_)) => return,
-                    Ok(Ok(0)) => {
+                () = &mut idle => {
+                    let due = last_read + wait;
+                    if tokio::time::Instant::now() >= due {
+                        fatal = Some(ErrorCode::IdleTimeout);
+                    } else {
+                        idle.as_mut().reset(due);
+                        continue;
+                    }
+                }
+                r = conn.fill() => match r {
+                    Err(_) => return,
+                    Ok(0) => {
                         // End of stream. A partial frame left behind is a
                         // truncated frame; otherwise a clean close.
                         if conn.buffered() == 0 {
@@ -200,7 +214,7 @@ impl Session {
                             fatal = Some(ErrorCode::MalformedFrame);
                         }
                     }
-                    Ok(Ok(_)) => {}
+                    Ok(_) => last_read = tokio::time::Instant::now(),
                 }
             }
             let started = Instant::now();

@@ -596,7 +596,12 @@ impl Worker {
 
 /// The open-loop pacer: hands out intended send times at `rate` per second
 /// in total, round-robin over the connections, from `start` to `deadline`.
-fn pace(txs: Vec<mpsc::UnboundedSender<Instant>>, rate: f64, start: Instant, deadline: Instant) {
+pub(crate) fn pace(
+    txs: Vec<mpsc::UnboundedSender<Instant>>,
+    rate: f64,
+    start: Instant,
+    deadline: Instant,
+) {
     let interval = Duration::from_secs_f64(1.0 / rate.max(1e-3));
     // The thread wakes at most every TICK and hands out every send time
     // that has come, each keeping its exact intended time (so a late hand

@@ -3,4 +3,5 @@
 
 pub mod cluster_bench;
 pub mod loadgen;
+pub mod redis_load;
 pub mod scale;

@@ -208,6 +208,16 @@ pub struct LoadArgs {
     /// No progress line.
     #[arg(long)]
     pub quiet: bool,
+    /// Drive Redis (TLS, client certificate) at this address instead of the
+    /// appliance, with the same pacer and recording (see benches/compare.sh).
+    #[arg(long)]
+    pub redis: Option<std::net::SocketAddr>,
+    /// With --redis: `get` or `lookup-journal` (GET plus XADD, by script).
+    #[arg(long, default_value = "get")]
+    pub redis_op: String,
+    /// With --redis: the reader certificate to present.
+    #[arg(long, default_value = "redis-client")]
+    pub redis_client: String,
 }
 
 #[derive(Subcommand)]

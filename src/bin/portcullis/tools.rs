@@ -15,6 +15,9 @@ pub fn load(a: LoadArgs) -> Result<()> {
     if !(0.0..=1.0).contains(&a.known) {
         bail!("--known is a fraction between 0 and 1");
     }
+    if let Some(addr) = a.redis {
+        return load_redis(addr, a);
+    }
     let numbers = match &a.numbers {
         Some(p) => Some(
             std::fs::read_to_string(p)
@@ -166,4 +169,61 @@ pub fn cluster_bench(cmd: ClusterBenchCmd) -> Result<()> {
         }
         anyhow::Ok(())
     })
+}
+
+/// `load --redis`: the same generator against Redis.
+fn load_redis(addr: std::net::SocketAddr, a: LoadArgs) -> Result<()> {
+    use portcullis::tools::redis_load::{RedisOp, RedisOptions};
+    let op = match a.redis_op.as_str() {
+        "get" => RedisOp::Get,
+        "lookup-journal" => RedisOp::LookupJournal,
+        other => bail!("--redis-op is get or lookup-journal, not {other}"),
+    };
+    let opts = RedisOptions {
+        addr,
+        certs: a.certs.clone(),
+        client: a.redis_client.clone(),
+        connections: a.connections,
+        depth: a.depth,
+        duration: Duration::from_secs_f64(a.duration.max(0.0)),
+        rate: a.rate,
+        keys: a.cards,
+        known_fraction: a.known,
+        op,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = rt.block_on(portcullis::tools::redis_load::run(opts))?;
+    println!(
+        "{} answers in {:.1} s: {:.0}/s; latency p50 {:.1} us, p99 {:.1} us, p99.9 {:.1} us, max {:.1} us; wrong {}, errors {}",
+        report.answered,
+        report.elapsed,
+        report.throughput(),
+        report.p50_us,
+        report.p99_us,
+        report.p999_us,
+        report.max_us,
+        report.wrong,
+        report.errors
+    );
+    println!(
+        "RESULT target=redis op={} mode={} connections={} depth={} connected={} rps={:.0} p50_us={:.1} p99_us={:.1} p999_us={:.1} max_us={:.1} wrong={} errors={}",
+        a.redis_op,
+        if a.rate.is_some() { "open" } else { "closed" },
+        a.connections,
+        a.depth,
+        report.connected,
+        report.throughput(),
+        report.p50_us,
+        report.p99_us,
+        report.p999_us,
+        report.max_us,
+        report.wrong,
+        report.errors
+    );
+    if report.wrong > 0 {
+        bail!("{} answers were wrong", report.wrong);
+    }
+    Ok(())
 }
