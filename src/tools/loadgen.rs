@@ -260,20 +260,7 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
     } else {
         None
     };
-    // Open loop: one pacer thread hands out send times with sub-millisecond
-    // precision (the async timer wheel ticks in milliseconds, which would add
-    // up to a millisecond of the generator's own lateness to every request).
-    let mut pacer_rx: Vec<Option<mpsc::UnboundedReceiver<Instant>>> =
-        (0..conns.len()).map(|_| None).collect();
-    let pacer = opts.rate.map(|rate| {
-        let mut txs = Vec::with_capacity(conns.len());
-        for slot in pacer_rx.iter_mut() {
-            let (tx, rx) = mpsc::unbounded_channel();
-            txs.push(tx);
-            *slot = Some(rx);
-        }
-        std::thread::spawn(move || pace(txs, rate, start, deadline))
-    });
+    let (pacer_rx, pacer) = start_pacer(conns.len(), opts.rate, start, deadline);
     let mut tasks = Vec::with_capacity(conns.len());
     for ((i, c), rx) in conns.into_iter().enumerate().zip(pacer_rx) {
         let w = Worker {
@@ -286,19 +273,59 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
         };
         tasks.push(tokio::spawn(w.run(c, start, deadline, rx)));
     }
+    finish(&mut report, tasks, pacer, &counters, opts.duration).await;
+    if let Some(p) = progress {
+        p.abort();
+    }
+    Ok(report)
+}
+
+/// Open loop: one pacer thread hands out send times with sub-millisecond
+/// precision (the async timer wheel ticks in milliseconds, which would add
+/// up to a millisecond of the generator's own lateness to every request);
+/// one receiver per connection. Closed loop (`rate` is `None`): none.
+pub(crate) fn start_pacer(
+    connections: usize,
+    rate: Option<f64>,
+    start: Instant,
+    deadline: Instant,
+) -> (
+    Vec<Option<mpsc::UnboundedReceiver<Instant>>>,
+    Option<std::thread::JoinHandle<()>>,
+) {
+    let mut rxs: Vec<Option<mpsc::UnboundedReceiver<Instant>>> =
+        (0..connections).map(|_| None).collect();
+    let pacer = rate.map(|rate| {
+        let mut txs = Vec::with_capacity(connections);
+        for slot in rxs.iter_mut() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            txs.push(tx);
+            *slot = Some(rx);
+        }
+        std::thread::spawn(move || pace(txs, rate, start, deadline))
+    });
+    (rxs, pacer)
+}
+
+/// Collects the workers' histograms, waits for the pacer, and fills the
+/// report's counts and quantiles.
+pub(crate) async fn finish(
+    report: &mut LoadReport,
+    tasks: Vec<tokio::task::JoinHandle<Histogram<u64>>>,
+    pacer: Option<std::thread::JoinHandle<()>>,
+    counters: &Counters,
+    duration: Duration,
+) {
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).expect("bounds");
     for t in tasks {
         if let Ok(h) = t.await {
             let _ = hist.add(&h);
         }
     }
-    if let Some(p) = progress {
-        p.abort();
-    }
     if let Some(p) = pacer {
         let _ = p.join();
     }
-    report.elapsed = opts.duration.as_secs_f64();
+    report.elapsed = duration.as_secs_f64();
     report.answered = counters.answered.load(Ordering::Relaxed);
     report.wrong = counters.wrong.load(Ordering::Relaxed);
     report.errors = counters.errors.load(Ordering::Relaxed);
@@ -307,7 +334,6 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
     report.p99_us = us(hist.value_at_quantile(0.99));
     report.p999_us = us(hist.value_at_quantile(0.999));
     report.max_us = us(hist.max());
-    Ok(report)
 }
 
 /// Issues `n` cards through the admin API, 16 requests at a time: each to
@@ -416,11 +442,12 @@ pub async fn issue_cards_with_ids(
     Ok(all)
 }
 
+/// Answers, wrong answers and errors, counted by every connection.
 #[derive(Default)]
-struct Counters {
-    answered: AtomicU64,
-    wrong: AtomicU64,
-    errors: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) answered: AtomicU64,
+    pub(crate) wrong: AtomicU64,
+    pub(crate) errors: AtomicU64,
 }
 
 struct Worker {

@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 use crate::pki::identity::Role;
 use crate::pki::PkiDir;
-use crate::tools::loadgen::{pace, LoadError, LoadReport};
+use crate::tools::loadgen::{finish, start_pacer, Counters, LoadError, LoadReport};
 
 /// The script behind [`RedisOp::LookupJournal`].
 pub const LOOKUP_SCRIPT: &str = "local v = redis.call('GET', KEYS[1]) redis.call('XADD', 'journal', '*', 'k', KEYS[1], 'd', v and '1' or '0') return v";
@@ -61,13 +61,6 @@ pub struct RedisOptions {
     pub known_fraction: f64,
     /// Operation.
     pub op: RedisOp,
-}
-
-#[derive(Default)]
-struct Counters {
-    answered: AtomicU64,
-    wrong: AtomicU64,
-    errors: AtomicU64,
 }
 
 fn bulk(out: &mut Vec<u8>, s: &[u8]) {
@@ -199,17 +192,7 @@ pub async fn run(opts: RedisOptions) -> Result<LoadReport, LoadError> {
     let counters = Arc::new(Counters::default());
     let start = Instant::now() + Duration::from_millis(50);
     let deadline = start + opts.duration;
-    let mut pacer_rx: Vec<Option<mpsc::UnboundedReceiver<Instant>>> =
-        (0..conns.len()).map(|_| None).collect();
-    let pacer = opts.rate.map(|rate| {
-        let mut txs = Vec::with_capacity(conns.len());
-        for slot in pacer_rx.iter_mut() {
-            let (tx, rx) = mpsc::unbounded_channel();
-            txs.push(tx);
-            *slot = Some(rx);
-        }
-        std::thread::spawn(move || pace(txs, rate, start, deadline))
-    });
+    let (pacer_rx, pacer) = start_pacer(conns.len(), opts.rate, start, deadline);
     let range = ((opts.keys as f64) / opts.known_fraction.max(0.01)).ceil() as u64;
     let mut tasks = Vec::new();
     for (i, (c, rx)) in conns.into_iter().zip(pacer_rx).enumerate() {
@@ -224,24 +207,7 @@ pub async fn run(opts: RedisOptions) -> Result<LoadReport, LoadError> {
         };
         tasks.push(tokio::spawn(w.run(c, start, deadline, rx)));
     }
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).expect("bounds");
-    for t in tasks {
-        if let Ok(h) = t.await {
-            let _ = hist.add(&h);
-        }
-    }
-    if let Some(p) = pacer {
-        let _ = p.join();
-    }
-    report.elapsed = opts.duration.as_secs_f64();
-    report.answered = counters.answered.load(Ordering::Relaxed);
-    report.wrong = counters.wrong.load(Ordering::Relaxed);
-    report.errors = counters.errors.load(Ordering::Relaxed);
-    let us = |ns: u64| ns as f64 / 1000.0;
-    report.p50_us = us(hist.value_at_quantile(0.50));
-    report.p99_us = us(hist.value_at_quantile(0.99));
-    report.p999_us = us(hist.value_at_quantile(0.999));
-    report.max_us = us(hist.max());
+    finish(&mut report, tasks, pacer, &counters, opts.duration).await;
     Ok(report)
 }
 

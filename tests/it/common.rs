@@ -378,3 +378,21 @@ impl Drop for SmtpSink {
         let _ = self.child.wait();
     }
 }
+
+/// The next Monday at `hour`:00 in the access time zone (America/New_York),
+/// in microseconds: the Customer Service Center is open.
+pub fn next_monday_at(now_us: u64, hour: i8) -> u64 {
+    let tz = jiff::tz::TimeZone::get("America/New_York").unwrap();
+    let now = jiff::Timestamp::from_microsecond(now_us as i64)
+        .unwrap()
+        .to_zoned(tz.clone());
+    let mut d = now.date().tomorrow().unwrap();
+    while d.weekday() != jiff::civil::Weekday::Monday {
+        d = d.tomorrow().unwrap();
+    }
+    d.at(hour, 0, 0, 0)
+        .to_zoned(tz)
+        .unwrap()
+        .timestamp()
+        .as_microsecond() as u64
+}

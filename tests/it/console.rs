@@ -138,23 +138,6 @@ async fn cards_are_issued_and_replaced_in_the_browser_and_the_old_card_is_denied
     );
 }
 
-/// The next Monday at 10:00 in the access time zone, in microseconds.
-fn next_monday_10(now_us: u64) -> u64 {
-    let tz = jiff::tz::TimeZone::get("America/New_York").unwrap();
-    let now = jiff::Timestamp::from_microsecond(now_us as i64)
-        .unwrap()
-        .to_zoned(tz.clone());
-    let mut d = now.date().tomorrow().unwrap();
-    while d.weekday() != jiff::civil::Weekday::Monday {
-        d = d.tomorrow().unwrap();
-    }
-    d.at(10, 0, 0, 0)
-        .to_zoned(tz)
-        .unwrap()
-        .timestamp()
-        .as_microsecond() as u64
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_key_order_from_submission_to_pick_up_with_the_card_check() {
     let h = Harness::start().await;
@@ -205,7 +188,8 @@ async fn a_key_order_from_submission_to_pick_up_with_the_card_check() {
 
     // At 7-019 on a Monday morning: the desk reader reads a card into the
     // form. Someone else's card is refused, and the form keeps the name.
-    h.clock.set(next_monday_10(h.clock.now_micros()));
+    h.clock
+        .set(crate::common::next_monday_at(h.clock.now_micros(), 10));
     let counter = Browser::open(&h.pki, Role::CardOffice, "clerk", admin).await;
     counter.goto(&format!("/console/keys/{order}/pickup")).await;
     counter.fill("#access_number", &stranger.reveal()).await;

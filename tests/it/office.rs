@@ -19,24 +19,6 @@ async fn call(
     c.call(op, args).json(&body).send().await.unwrap()
 }
 
-/// The next Monday at `hour`:00 in the access time zone (America/New_York),
-/// in microseconds.
-fn next_monday_at(now_us: u64, hour: i8) -> u64 {
-    let tz = jiff::tz::TimeZone::get("America/New_York").unwrap();
-    let now = jiff::Timestamp::from_microsecond(now_us as i64)
-        .unwrap()
-        .to_zoned(tz.clone());
-    let mut d = now.date().tomorrow().unwrap();
-    while d.weekday() != jiff::civil::Weekday::Monday {
-        d = d.tomorrow().unwrap();
-    }
-    d.at(hour, 0, 0, 0)
-        .to_zoned(tz)
-        .unwrap()
-        .timestamp()
-        .as_microsecond() as u64
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_order_from_submission_to_return_with_its_notices() {
     let sink = SmtpSink::start();
@@ -135,7 +117,8 @@ async fn a_key_order_from_submission_to_return_with_its_notices() {
     assert_eq!(list.as_array().unwrap().len(), 0);
 
     // Not ready yet: no pick-up.
-    h.clock.set(next_monday_at(h.clock.now_micros(), 10));
+    h.clock
+        .set(crate::common::next_monday_at(h.clock.now_micros(), 10));
     let pickup = |n: &portcullis::crypto::numbers::AccessNumber, proof: Value| {
         let mut b = proof;
         b["access_number"] = json!(n.reveal());
@@ -198,7 +181,8 @@ async fn a_key_order_from_submission_to_return_with_its_notices() {
     )
     .await;
     assert_eq!(s, 409, "{v}");
-    h.clock.set(next_monday_at(h.clock.now_micros(), 17));
+    h.clock
+        .set(crate::common::next_monday_at(h.clock.now_micros(), 17));
     let (s, v) = call(
         &clerk,
         Op::KeyOrderPickup,
@@ -214,7 +198,8 @@ async fn a_key_order_from_submission_to_return_with_its_notices() {
             .contains("weekdays from 8 a.m. to 4 p.m."),
         "{v}"
     );
-    h.clock.set(next_monday_at(h.clock.now_micros(), 9));
+    h.clock
+        .set(crate::common::next_monday_at(h.clock.now_micros(), 9));
     // A replaced card is dead for this too.
     let (s, v) = call(&a, Op::CardReplace, &[&recipient], json!({})).await;
     assert_eq!(s, 201, "{v}");

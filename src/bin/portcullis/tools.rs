@@ -41,7 +41,11 @@ pub fn load(a: LoadArgs) -> Result<()> {
                 let pki = PkiDir::new(&a.certs);
                 let me = pki.client(Role::SecurityOffice, "admin");
                 let cfg = tls::client_config(&pki.ca_cert(), &me.cert, &me.key)?;
-                let n = portcullis::tools::loadgen::issue_cards(&AdminClient::new(a.admin, cfg), a.cards).await?;
+                let n = portcullis::tools::loadgen::issue_cards(
+                    &AdminClient::new(a.admin, cfg),
+                    a.cards,
+                )
+                .await?;
                 let text: String = n.iter().map(|x| x.reveal() + "\n").collect();
                 std::fs::write(path, text)?;
                 Some(n)
@@ -67,18 +71,7 @@ pub fn load(a: LoadArgs) -> Result<()> {
             report.connected, report.connect_secs, report.connect_failures
         );
         if report.elapsed > 0.0 {
-            println!(
-                "{} answers in {:.1} s: {:.0}/s; latency p50 {:.1} us, p99 {:.1} us, p99.9 {:.1} us, max {:.1} us; wrong {}, errors {}",
-                report.answered,
-                report.elapsed,
-                report.throughput(),
-                report.p50_us,
-                report.p99_us,
-                report.p999_us,
-                report.max_us,
-                report.wrong,
-                report.errors
-            );
+            print_summary(&report);
         }
         println!("{}", report.result_line(&opts));
         if report.wrong > 0 {
@@ -195,18 +188,7 @@ fn load_redis(addr: std::net::SocketAddr, a: LoadArgs) -> Result<()> {
         .enable_all()
         .build()?;
     let report = rt.block_on(portcullis::tools::redis_load::run(opts))?;
-    println!(
-        "{} answers in {:.1} s: {:.0}/s; latency p50 {:.1} us, p99 {:.1} us, p99.9 {:.1} us, max {:.1} us; wrong {}, errors {}",
-        report.answered,
-        report.elapsed,
-        report.throughput(),
-        report.p50_us,
-        report.p99_us,
-        report.p999_us,
-        report.max_us,
-        report.wrong,
-        report.errors
-    );
+    print_summary(&report);
     println!(
         "RESULT target=redis op={} mode={} connections={} depth={} connected={} rps={:.0} p50_us={:.1} p99_us={:.1} p999_us={:.1} max_us={:.1} wrong={} errors={}",
         a.redis_op,
@@ -226,4 +208,20 @@ fn load_redis(addr: std::net::SocketAddr, a: LoadArgs) -> Result<()> {
         bail!("{} answers were wrong", report.wrong);
     }
     Ok(())
+}
+
+/// One human line of a load run's answers and latency.
+fn print_summary(r: &portcullis::tools::loadgen::LoadReport) {
+    println!(
+        "{} answers in {:.1} s: {:.0}/s; latency p50 {:.1} us, p99 {:.1} us, p99.9 {:.1} us, max {:.1} us; wrong {}, errors {}",
+        r.answered,
+        r.elapsed,
+        r.throughput(),
+        r.p50_us,
+        r.p99_us,
+        r.p999_us,
+        r.max_us,
+        r.wrong,
+        r.errors
+    );
 }

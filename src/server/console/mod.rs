@@ -181,15 +181,7 @@ impl Caller {
         let (s, bytes) = self
             .call_uri(op, format!("{}?{query}", op.path_with(&[])), None)
             .await;
-        let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if s.is_success() {
-            Ok(v)
-        } else {
-            Err(v["error"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("refused ({s})")))
-        }
+        answer(s, &bytes)
     }
 
     async fn call_uri(
@@ -247,15 +239,20 @@ impl Caller {
             )
         });
         let (s, bytes) = self.call_raw(op, args, body).await;
-        let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if s.is_success() {
-            Ok(v)
-        } else {
-            Err(v["error"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("refused ({s})")))
-        }
+        answer(s, &bytes)
+    }
+}
+
+/// An API answer: its JSON, or its error in words.
+pub fn answer(s: StatusCode, bytes: &[u8]) -> Result<Value, String> {
+    let v: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+    if s.is_success() {
+        Ok(v)
+    } else {
+        Err(v["error"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("refused ({s})")))
     }
 }
 

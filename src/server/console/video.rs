@@ -21,7 +21,8 @@ pub fn routes() -> Router<Console> {
         .route("/console/video/requests", post(submit_work))
         .route("/console/video/requests/{id}/decide", post(decide_work))
         .route("/console/video/exports", post(submit_export))
-        .route("/console/video/exports/{id}/clip", post(hold).get(collect))
+        .route("/console/video/exports/{id}/clip", post(hold))
+        .route("/console/video/exports/{id}/collect", post(collect))
         .route("/console/video/exports/{id}/decide", post(decide_export))
 }
 
@@ -147,7 +148,14 @@ async fn page(c: &Caller, message: Option<Message>, f: Option<&Form>) -> Respons
             && (status == "approved" || status == "released")
             && e["requester"] == c.id.name.as_str()
         {
-            act += &format!("<a href=\"/console/video/exports/{id}/clip\">Collect the clip</a>");
+            act += &format!(
+                "{}<button>Collect the clip (once)</button></form>",
+                form(
+                    &format!("/console/video/exports/{id}/collect"),
+                    &c.csrf(),
+                    "inline"
+                )
+            );
         }
         let clip = match (e["clip_bytes"].as_u64(), e["deleted_at"].as_str()) {
             (_, Some(d)) => format!("deleted {}", esc(d)),
@@ -366,13 +374,11 @@ async fn hold(c: Caller, Path(id): Path<u64>, headers: HeaderMap, mut mp: Multip
             Some((clip.to_vec(), "application/octet-stream")),
         )
         .await;
-    let m = if s.is_success() {
-        Message::ok(format!(
+    let m = match super::answer(s, &bytes) {
+        Ok(_) => Message::ok(format!(
             "The clip of export {id} ({n} bytes) is held, sealed, for the Director."
-        ))
-    } else {
-        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        Message::error(v["error"].as_str().unwrap_or("refused").to_owned())
+        )),
+        Err(e) => Message::error(e),
     };
     page(&c, Some(m), None).await
 }
@@ -407,21 +413,15 @@ async fn decide_export(
     page(&c, Some(m), None).await
 }
 
-async fn collect(c: Caller, Path(id): Path<u64>) -> Response {
-    if !c.may(Op::VideoExportCollect) {
-        return c.refused(Op::VideoExportCollect);
+/// Collecting is a change (the release is recorded and the office's copy
+/// deleted): a form, never a link.
+async fn collect(c: Caller, Path(id): Path<u64>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = read_form(&c, &headers, &body) {
+        return *r;
     }
     let (s, bytes) = c.call_raw(Op::VideoExportCollect, &[&id], None).await;
-    if !s.is_success() {
-        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        return page(
-            &c,
-            Some(Message::error(
-                v["error"].as_str().unwrap_or("refused").to_owned(),
-            )),
-            None,
-        )
-        .await;
+    if let Err(e) = super::answer(s, &bytes) {
+        return page(&c, Some(Message::error(e)), None).await;
     }
     let mut r = bytes.into_response();
     let h = r.headers_mut();
