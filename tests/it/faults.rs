@@ -270,66 +270,10 @@ async fn a_full_disk_fails_secure_and_recovers_without_a_restart() {
         c.storage.rocksdb_log_dir = std::path::PathBuf::new();
     });
     let mut p = h.start();
-    h.departments(&p).await;
     let admin = h.admin(&p, Role::SecurityOffice, "admin");
-    let (s, _) = admin
-        .call(Op::ReaderRegister, &[&"proc-reader"])
-        .json(&json!({ "doors": [1] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(s, 200);
-    admin
-        .call(Op::AccessSet, &[])
-        .json(&json!({ "door_groups": { "d": [1] }, "schedules": {}, "levels": { "l": { "door_group": "d" } }, "holidays": [] }))
-        .send()
-        .await
-        .unwrap();
-    let c: Created = admin
-        .call(Op::HolderCreate, &[])
-        .json(&fixture_person(1))
-        .expect()
-        .await
-        .unwrap();
-    admin
-        .call(Op::HolderLevels, &[&c.id])
-        .json(&json!({ "levels": ["l"] }))
-        .send()
-        .await
-        .unwrap();
-    let card: IssuedCard = admin
-        .call(Op::CardIssue, &[])
-        .json(&IssueCard {
-            holder: c.id,
-            ..IssueCard::default()
-        })
-        .expect()
-        .await
-        .unwrap();
-    let number: portcullis::crypto::numbers::AccessNumber = card.access_number.parse().unwrap();
+    let (card_id, number) = one_card(&h, &p).await;
     // A second person's card, to revoke on the low disk.
-    let c2: Created = admin
-        .call(Op::HolderCreate, &[])
-        .json(&fixture_person(2))
-        .expect()
-        .await
-        .unwrap();
-    admin
-        .call(Op::HolderLevels, &[&c2.id])
-        .json(&json!({ "levels": ["l"] }))
-        .send()
-        .await
-        .unwrap();
-    let card2: IssuedCard = admin
-        .call(Op::CardIssue, &[])
-        .json(&IssueCard {
-            holder: c2.id,
-            ..IssueCard::default()
-        })
-        .expect()
-        .await
-        .unwrap();
-    let number2: portcullis::crypto::numbers::AccessNumber = card2.access_number.parse().unwrap();
+    let (card2_id, number2) = card_for(&admin, 2).await;
 
     // Leave just above the resume mark, then verify until the reserve is
     // reached.
@@ -403,14 +347,14 @@ async fn a_full_disk_fails_secure_and_recovers_without_a_restart() {
     );
     // A suspension still goes through.
     let (s, v) = admin
-        .call(Op::CardSuspend, &[&card.card.id])
+        .call(Op::CardSuspend, &[&card_id])
         .send()
         .await
         .unwrap();
     assert_eq!(s, 200, "{v}");
     // And a revocation.
     let (s, v) = admin
-        .call(Op::CardRevoke, &[&card2.card.id])
+        .call(Op::CardRevoke, &[&card2_id])
         .send()
         .await
         .unwrap();
@@ -423,7 +367,7 @@ async fn a_full_disk_fails_secure_and_recovers_without_a_restart() {
     fill(&mnt.join("filler2"), free.saturating_sub(2 << 20));
     tokio::time::sleep(Duration::from_millis(600)).await;
     let (s, v) = admin
-        .call(Op::CardResume, &[&card.card.id])
+        .call(Op::CardResume, &[&card_id])
         .send()
         .await
         .unwrap();
@@ -469,7 +413,7 @@ async fn a_full_disk_fails_secure_and_recovers_without_a_restart() {
         other => panic!("{other:?}"),
     }
     let (s, v) = admin
-        .call(Op::CardResume, &[&card.card.id])
+        .call(Op::CardResume, &[&card_id])
         .send()
         .await
         .unwrap();
@@ -713,9 +657,18 @@ async fn one_card(
         .await
         .unwrap();
     assert_eq!(s, 200, "{v}");
+    card_for(&admin, 1).await
+}
+
+/// Holder `n` (the fixture) with level `l` and a first card: the card's id
+/// and access number.
+async fn card_for(
+    admin: &portcullis::AdminClient,
+    n: u64,
+) -> (u64, portcullis::crypto::numbers::AccessNumber) {
     let c: Created = admin
         .call(Op::HolderCreate, &[])
-        .json(&fixture_person(1))
+        .json(&fixture_person(n))
         .expect()
         .await
         .unwrap();
