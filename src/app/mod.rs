@@ -224,6 +224,11 @@ impl Appliance {
                         clips = swept,
                         "video clips no longer held were erased at start"
                     );
+                } else {
+                    // A clip deleted by a change whose physical erasure did
+                    // not finish (a crash, a failed flush) leaves the files
+                    // now.
+                    clips.erase()?;
                 }
                 Ok(Shared::new(
                     config, clock, store, cards, readers, access, holders, journal, ledger, space,

@@ -281,19 +281,6 @@ pub fn list(store: &Store) -> Result<Vec<KeyOrder>, StoreError> {
     docs::list(store, cf::OFFICE, ORDER)
 }
 
-fn next_id(store: &Store) -> Result<u64, StoreError> {
-    Ok(match docs::last_key(store, cf::OFFICE, ORDER)? {
-        Some(k) => {
-            u64::from_be_bytes(
-                k.get(ORDER.len()..)
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or(StoreError::Corrupt { what: "key order" })?,
-            ) + 1
-        }
-        None => 1,
-    })
-}
-
 /// Adds an authorizer to `batch`.
 pub fn stage_authorizer(
     store: &Store,
@@ -378,7 +365,7 @@ pub fn plan_submit(
         None => None,
     };
     Ok(KeyOrder {
-        id: next_id(store).map_err(store_err)?,
+        id: docs::next_id(store, cf::OFFICE, ORDER).map_err(store_err)?,
         dlc: req.dlc,
         kind: req.kind,
         rooms: req.rooms,

@@ -227,21 +227,6 @@ fn camera_key(name: &str) -> Vec<u8> {
     [CAMERA, name.as_bytes()].concat()
 }
 
-fn next(store: &Store, prefix: &[u8]) -> Result<u64, StoreError> {
-    Ok(match docs::last_key(store, cf::OFFICE, prefix)? {
-        Some(k) => {
-            u64::from_be_bytes(
-                k.get(prefix.len()..)
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or(StoreError::Corrupt {
-                        what: "video request",
-                    })?,
-            ) + 1
-        }
-        None => 1,
-    })
-}
-
 /// One camera.
 pub fn camera(store: &Store, name: &str) -> Result<Option<Camera>, StoreError> {
     docs::get(store, cf::OFFICE, &camera_key(name))
@@ -341,7 +326,8 @@ pub fn plan_work(
         _ => {}
     }
     Ok(WorkRequest {
-        id: next(store, WORK).map_err(|e| VideoError::Invalid(e.to_string()))?,
+        id: docs::next_id(store, cf::OFFICE, WORK)
+            .map_err(|e| VideoError::Invalid(e.to_string()))?,
         kind,
         camera,
         document,
@@ -436,7 +422,8 @@ pub fn plan_export(
         )));
     }
     Ok(ExportRequest {
-        id: next(store, EXPORT).map_err(|e| VideoError::Invalid(e.to_string()))?,
+        id: docs::next_id(store, cf::OFFICE, EXPORT)
+            .map_err(|e| VideoError::Invalid(e.to_string()))?,
         camera: ask.camera,
         from: rfc3339(from),
         to: rfc3339(to),

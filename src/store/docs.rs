@@ -67,6 +67,22 @@ pub fn last_key(
     }
 }
 
+/// The next id of the documents keyed `prefix` ‖ id (8 bytes, big-endian):
+/// the last one plus one, or 1. Called under the ledger lock, so two
+/// changes never draw the same id.
+pub fn next_id(store: &Store, cf: &'static str, prefix: &[u8]) -> Result<u64, StoreError> {
+    Ok(match last_key(store, cf, prefix)? {
+        Some(k) => {
+            u64::from_be_bytes(
+                k.get(prefix.len()..)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(corrupt)?,
+            ) + 1
+        }
+        None => 1,
+    })
+}
+
 /// Adds `doc` at `key` to `batch`.
 pub fn stage_put<T: Serialize>(
     store: &Store,

@@ -97,7 +97,9 @@ fn parse_reply(buf: &[u8]) -> Option<(Reply, usize)> {
             if n < 0 {
                 return Some((Reply::Nil, after));
             }
-            let end = after + n as usize + 2;
+            let end = after
+                .checked_add(usize::try_from(n).ok()?)?
+                .checked_add(2)?;
             (buf.len() >= end).then_some((Reply::Value, end))
         }
         _ => Some((Reply::Other, after)),

@@ -649,3 +649,130 @@ async fn photos_are_distributed_only_as_the_policy_says() {
         .collect();
     assert_eq!(kinds, ["hard_copy", "own_copy"]);
 }
+
+/// Read-then-write steps hammered at once: one order is handed over once,
+/// one export is decided once, one person gets one own copy, however many
+/// clerks press the button together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_counter_steps_happen_once() {
+    let h = std::sync::Arc::new(Harness::start().await);
+    h.pki.issue(Role::KeyAuthorizer, "kauth").unwrap();
+    h.pki.issue(Role::Director, "director").unwrap();
+    let a = h.admin();
+    let recipient = h.holder(1).await;
+    let (_, number) = h.issue_to(recipient).await;
+    let (s, v) = call(
+        &a,
+        Op::AuthorizerPut,
+        &[&"Physics", &"kauth"],
+        json!({ "name": "Sample Authorizer", "email": "kauth@example.edu" }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let kauth = h.admin_as(Role::KeyAuthorizer, "kauth");
+    let (_, v) = call(
+        &kauth,
+        Op::KeyOrderSubmit,
+        &[],
+        json!({ "dlc": "Physics", "kind": "room", "rooms": ["6-201"], "recipient": recipient }),
+    )
+    .await;
+    let order = v["id"].as_u64().unwrap();
+    let (s, _) = call(&a, Op::KeyOrderReady, &[&order], json!({})).await;
+    assert_eq!(s, 200);
+    h.clock
+        .set(crate::common::next_monday_at(h.clock.now_micros(), 10));
+    let codes = |tasks: Vec<tokio::task::JoinHandle<u16>>| async move {
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    };
+    let pickups = (0..10)
+        .map(|_| {
+            let h = h.clone();
+            let body =
+                json!({ "access_number": number.reveal(), "authorizer_name": "Sample Authorizer" });
+            tokio::spawn(async move {
+                call(
+                    &h.admin_as(Role::CardOffice, "clerk"),
+                    Op::KeyOrderPickup,
+                    &[&order],
+                    body,
+                )
+                .await
+                .0
+            })
+        })
+        .collect();
+    let got = codes(pickups).await;
+    assert_eq!(got.iter().filter(|c| **c == 200).count(), 1, "{got:?}");
+    assert!(got.iter().all(|c| *c == 200 || *c == 409), "{got:?}");
+
+    // One camera, one export held, ten decisions at once.
+    let (_, v) = call(&a, Op::VideoWorkSubmit, &[], json!({ "kind": "install", "camera": { "name": "c1", "location": "E52", "recording_days": 7, "audio": false }, "document": "VR-1" })).await;
+    let work = v["id"].as_u64().unwrap();
+    let director = h.admin_as(Role::Director, "director");
+    let (s, _) = call(
+        &director,
+        Op::VideoWorkDecide,
+        &[&work],
+        json!({ "approve": true }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let now = h.clock.now_micros();
+    let (_, v) = call(&a, Op::VideoExportSubmit, &[], json!({ "camera": "c1", "from": portcullis::clock::rfc3339(now - 7_200_000_000), "to": portcullis::clock::rfc3339(now - 3_600_000_000), "document": "VX-1" })).await;
+    let export = v["id"].as_u64().unwrap();
+    let (s, _) = a
+        .call(Op::VideoExportHold, &[&export])
+        .bytes(vec![7; 1000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 200);
+    let decisions = (0..10)
+        .map(|i| {
+            let h = h.clone();
+            tokio::spawn(async move {
+                call(
+                    &h.admin_as(Role::Director, "director"),
+                    Op::VideoExportDecide,
+                    &[&export],
+                    json!({ "approve": i % 2 == 0 }),
+                )
+                .await
+                .0
+            })
+        })
+        .collect();
+    let got = codes(decisions).await;
+    assert_eq!(got.iter().filter(|c| **c == 200).count(), 1, "{got:?}");
+
+    // One own copy.
+    let (s, _) = a
+        .call(Op::PhotoUpload, &[&recipient])
+        .bytes(crate::common::jpeg(1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 200);
+    let copies = (0..10)
+        .map(|_| {
+            let h = h.clone();
+            tokio::spawn(async move {
+                call(
+                    &h.admin(),
+                    Op::PhotoOwnCopy,
+                    &[&recipient],
+                    json!({ "format": "hard-copy" }),
+                )
+                .await
+                .0
+            })
+        })
+        .collect();
+    let got = codes(copies).await;
+    assert_eq!(got.iter().filter(|c| **c == 200).count(), 1, "{got:?}");
+}

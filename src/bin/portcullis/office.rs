@@ -205,19 +205,15 @@ pub async fn video(cmd: VideoCmd) -> Result<()> {
                 .call(Op::VideoExportCollect, &[&export])
                 .send_bytes()
                 .await?;
-            if s != 200 {
-                let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-                bail!("{}", v["error"].as_str().unwrap_or("refused"));
-            }
-            std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
-            json!({ "written": out, "bytes": bytes.len() })
+            bytes_to(s, bytes, &out)?
         }
     };
     print(&v)
 }
 
-/// Writes an image answer to `out`, or fails with the API's error.
-fn image_to(s: u16, bytes: Vec<u8>, out: &std::path::Path) -> Result<Value> {
+/// Writes a binary answer (an image, a clip) to `out`, or fails with the
+/// API's error.
+fn bytes_to(s: u16, bytes: Vec<u8>, out: &std::path::Path) -> Result<Value> {
     if s != 200 {
         let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         bail!("{}", v["error"].as_str().unwrap_or("refused"));
@@ -253,7 +249,7 @@ pub async fn photo(cmd: PhotoCmd) -> Result<()> {
                 .json(&json!({ "to_dlc": to_dlc }))
                 .send_bytes()
                 .await?;
-            image_to(s, b, &out)?
+            bytes_to(s, b, &out)?
         }
         PhotoCmd::HardCopy {
             holder,
@@ -280,7 +276,7 @@ pub async fn photo(cmd: PhotoCmd) -> Result<()> {
                 .send_bytes()
                 .await?;
             match (format.as_str(), out) {
-                ("digital", Some(out)) => image_to(s, b, &out)?,
+                ("digital", Some(out)) => bytes_to(s, b, &out)?,
                 ("digital", None) => bail!("a digital copy needs --out FILE"),
                 _ => {
                     let v: Value = serde_json::from_slice(&b)?;

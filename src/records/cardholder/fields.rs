@@ -168,29 +168,14 @@ pub fn check_field_names(obj: &Map<String, Value>) -> Result<(), HolderInputErro
 /// and at most one capital letter. No word fits either, so nothing else
 /// can be written there.
 fn is_office_address(a: &str) -> bool {
-    /// Up to two capitals, then one to three digits.
-    fn building(s: &str) -> bool {
-        let letters = s.bytes().take_while(u8::is_ascii_uppercase).count();
-        let digits = &s[letters..];
-        letters <= 2
-            && (1..=3).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-    }
-    fn room(s: &str) -> bool {
-        let digits = s.bytes().take_while(u8::is_ascii_digit).count();
-        let rest = &s[digits..];
-        (1..=4).contains(&digits) && rest.len() <= 1 && rest.bytes().all(|b| b.is_ascii_uppercase())
-    }
+    use crate::records::doors::is_building;
+    use crate::records::keyorders::is_room;
     let a = a.trim();
-    if let Some(rest) = a.strip_prefix("Building ") {
-        return match rest.split_once(", Room ") {
-            Some((b, r)) => building(b) && room(r),
-            None => false,
-        };
-    }
-    match a.split_once('-') {
-        Some((b, r)) => building(b) && room(r),
-        None => false,
+    match a.strip_prefix("Building ") {
+        Some(rest) => rest
+            .split_once(", Room ")
+            .is_some_and(|(b, r)| is_building(b) && is_room(&format!("{b}-{r}"))),
+        None => is_room(a),
     }
 }
 

@@ -157,7 +157,8 @@ pub async fn upload_photo(
     .into_response())
 }
 
-fn image(kind: PhotoKind, bytes: Vec<u8>) -> Response {
+/// An image answer, never cached.
+pub(super) fn image(kind: PhotoKind, bytes: Vec<u8>) -> Response {
     let mut r = bytes.into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind.mime()));

@@ -58,6 +58,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// "name (role)": who did a step, as the office's records name them.
+    pub fn by(&self) -> String {
+        format!("{} ({})", self.id.name, self.id.role)
+    }
+
     /// An audit entry of this call, at `now`, about `target`.
     pub fn audit(
         &self,

@@ -22,10 +22,6 @@ use crate::records::keyorders::{
 use crate::records::office::OfficeEffect;
 use crate::records::outbox::Notification;
 
-fn by(c: &Caller) -> String {
-    format!("{} ({})", c.id.name, c.id.role)
-}
-
 /// `POST /v1/holders/find`: the holder id for an MIT ID number.
 pub async fn find_holder(State(s): AppState, body: Bytes) -> ApiResult {
     let b: FindHolder = super::error::json_body(&body)?;
@@ -209,7 +205,7 @@ pub async fn submit(caller: Caller, State(s): AppState, body: Bytes) -> ApiResul
             )));
         }
         let now = s.clock.now_micros();
-        let o = keyorders::plan_submit(&s.store, &caller.id.name, &by(&caller), req.clone(), now)?;
+        let o = keyorders::plan_submit(&s.store, &caller.id.name, &caller.by(), req.clone(), now)?;
         let entry = caller.audit(
             now,
             format!("key-order:{}", o.id),
@@ -250,17 +246,11 @@ fn notice(
             .collect(),
     };
     if to.is_empty() {
-        let mut n = Notification::new(
-            now,
-            0,
-            0,
-            "",
-            &format!(
-                "{subject}: {} has no key authorizer to tell; tell the person by other means",
-                o.dlc
-            ),
+        let action = format!(
+            "{subject}: {} has no key authorizer to tell; tell the person by other means",
+            o.dlc
         );
-        n.holder = o.recipient;
+        let n = Notification::new(now, 0, o.recipient, "", &action);
         return Ok(vec![Effect::Notification(n)]);
     }
     Ok(to
@@ -277,7 +267,7 @@ fn notice(
 pub async fn ready(caller: Caller, State(s): AppState, Path(id): Path<u64>) -> ApiResult {
     let o = ledger::commit(&s, move |s| {
         let now = s.clock.now_micros();
-        let o = load(s, id)?.advance(&[OrderStatus::Submitted], OrderStatus::Ready, &by(&caller), now)?;
+        let o = load(s, id)?.advance(&[OrderStatus::Submitted], OrderStatus::Ready, &caller.by(), now)?;
         let mut change = Change::at(now).with(Effect::Office(OfficeEffect::KeyOrder(o.clone())));
         let body = format!(
             "Key order {} ({}) is ready.\n\nThe person it is for may pick the keys up at the Customer Service Center, room {}, weekdays from 8 a.m. to 4 p.m., with a valid MIT ID card and your name or the Request Tracker number{}.\n\nMIT Security and Emergency Management Office\n",
@@ -363,7 +353,7 @@ pub async fn pickup(
                 let mut o = order.clone().advance(
                     &[OrderStatus::Ready],
                     OrderStatus::PickedUp,
-                    &by(&caller),
+                    &caller.by(),
                     now,
                 )?;
                 o.picked_up_with_card = Some(card);
@@ -404,7 +394,7 @@ pub async fn return_request(caller: Caller, State(s): AppState, Path(id): Path<u
         let o = load(s, id)?.advance(
             &[OrderStatus::PickedUp],
             OrderStatus::ReturnRequested,
-            &by(&caller),
+            &caller.by(),
             now,
         )?;
         let mut change = Change::at(now).with(Effect::Office(OfficeEffect::KeyOrder(o.clone())));
@@ -436,7 +426,7 @@ pub async fn returned(caller: Caller, State(s): AppState, Path(id): Path<u64>) -
         let o = order.advance(
             &[OrderStatus::ReturnRequested, OrderStatus::PickedUp],
             OrderStatus::Returned,
-            &by(&caller),
+            &caller.by(),
             now,
         )?;
         let entry = caller.audit(

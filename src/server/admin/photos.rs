@@ -5,12 +5,11 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::json;
 
-use super::{no_store, read, ApiError, ApiResult, AppState, Caller};
+use super::{read, ApiError, ApiResult, AppState, Caller};
 use crate::api::types::{
     DistributionsView, HardCopyBody, OwnCopyBody, PermissionBody, ReleaseBody,
 };
@@ -20,17 +19,6 @@ use crate::records::cardholder::distribution::{self, Distributed, Subject};
 use crate::records::cardholder::photo::PhotoKind;
 use crate::records::cardholder::PHOTO_WITHHELD_NOTATION;
 use crate::records::office::OfficeEffect;
-
-fn by(c: &Caller) -> String {
-    format!("{} ({})", c.id.name, c.id.role)
-}
-
-fn image(kind: PhotoKind, bytes: Vec<u8>) -> Response {
-    let mut r = bytes.into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind.mime()));
-    no_store(r)
-}
 
 /// `PUT /v1/holders/{id}/photo/permission`
 pub async fn set_permission(
@@ -48,7 +36,7 @@ pub async fn set_permission(
             person.affiliation,
             b.kind,
             b.reference.clone(),
-            &by(&caller),
+            &caller.by(),
             now,
         )?;
         let entry = caller.audit(
@@ -88,7 +76,7 @@ async fn distribute(
             permission: permission.as_ref(),
             history: &history,
         };
-        match distribution::plan(&subject, what.clone(), &by(&caller), now) {
+        match distribution::plan(&subject, what.clone(), &caller.by(), now) {
             Ok(d) => {
                 let photo = if with_photo {
                     Some(s.holders.photo(hid)?)
@@ -149,7 +137,7 @@ pub async fn release(
     };
     let (_, photo) = distribute(&s, caller, hid, what, true).await?;
     let (kind, bytes) = photo.ok_or_else(|| ApiError::internal("photo missing"))?;
-    Ok(image(kind, bytes))
+    Ok(super::holders::image(kind, bytes))
 }
 
 /// `POST /v1/holders/{id}/photo/hard-copy`: recorded; the office prints.
@@ -180,7 +168,7 @@ pub async fn own_copy(
     let what = Distributed::OwnCopy { format: b.format };
     let (d, photo) = distribute(&s, caller, hid, what, digital).await?;
     match photo {
-        Some((kind, bytes)) => Ok(image(kind, bytes)),
+        Some((kind, bytes)) => Ok(super::holders::image(kind, bytes)),
         None => Ok(Json(d).into_response()),
     }
 }

@@ -18,10 +18,6 @@ use crate::pki::identity::Role;
 use crate::records::office::OfficeEffect;
 use crate::records::video::{self, ExportAsk, ExportRequest, ExportStatus, VideoError};
 
-fn by(c: &Caller) -> String {
-    format!("{} ({})", c.id.name, c.id.role)
-}
-
 /// `GET /v1/video/cameras`
 pub async fn cameras(State(s): AppState) -> ApiResult {
     let list = read(&s, |s| Ok(video::cameras(&s.store)?)).await?;
@@ -46,7 +42,7 @@ pub async fn submit_work(caller: Caller, State(s): AppState, body: Bytes) -> Api
             b.camera.clone(),
             b.document.clone(),
             b.contractor.clone(),
-            &by(&caller),
+            &caller.by(),
             now,
         )?;
         let entry = caller.audit(
@@ -78,7 +74,7 @@ pub async fn decide_work(
         let now = s.clock.now_micros();
         let w = video::work(&s.store, id)?
             .ok_or_else(|| VideoError::NotFound(format!("no video request {id}")))?;
-        let (w, camera) = video::plan_work_decision(w, b.approve, &by(&caller), now)?;
+        let (w, camera) = video::plan_work_decision(w, b.approve, &caller.by(), now)?;
         let mut change = Change::at(now).with(Effect::Office(OfficeEffect::VideoWork(w.clone())));
         if let Some(c) = camera {
             change = change.with(Effect::Office(OfficeEffect::Camera(c)));
@@ -212,7 +208,7 @@ pub async fn decide_export(
         let now = s.clock.now_micros();
         let before = load(s, id)?;
         let had_clip = before.clip_bytes.is_some();
-        let e = before.decided(b.approve, &by(&caller), now)?;
+        let e = before.decided(b.approve, &caller.by(), now)?;
         let mut change = Change::at(now).with(Effect::Office(OfficeEffect::VideoExport(e.clone())));
         if !b.approve {
             change = change.with(Effect::Office(OfficeEffect::ClipDeleted(id)));
@@ -262,7 +258,7 @@ pub async fn collect(caller: Caller, State(s): AppState, Path(id): Path<u64>) ->
         let entry = caller.audit(
             now,
             format!("video-export:{id}"),
-            json!({ "released_to": by(&caller), "bytes": clip.len() }),
+            json!({ "released_to": caller.by(), "bytes": clip.len() }),
         );
         Ok::<_, ApiError>((
             Change::at(now)

@@ -395,11 +395,11 @@ async fn photo(c: Caller, Path(id): Path<u64>) -> Response {
     if !s.is_success() {
         return (s, "no photo").into_response();
     }
-    let mime = if bytes.starts_with(&[0x89, b'P', b'N', b'G']) {
-        "image/png"
-    } else {
-        "image/jpeg"
+    // The photo rules' own detection (the API checked it at upload).
+    let Ok(kind) = crate::records::cardholder::photo::check_photo(&bytes) else {
+        return (StatusCode::NOT_FOUND, "no photo").into_response();
     };
+    let mime = kind.mime();
     let mut r = bytes.into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));

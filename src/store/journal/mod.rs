@@ -245,9 +245,11 @@ impl Journal {
     /// [`Journal::wait_committed`] before answering. Refused while the
     /// disk is below its reserve or the journal is closed.
     pub fn append(&self, records: &[Journaled]) -> Result<Ticket, AppendError> {
-        let epoch = self.shared.commits.epoch();
         if records.is_empty() {
-            return Ok(Ticket { seq: 0, epoch });
+            return Ok(Ticket {
+                seq: 0,
+                epoch: self.shared.commits.epoch(),
+            });
         }
         if !self.space.journal_allowed() {
             return Err(AppendError::Unavailable);
