@@ -1,12 +1,12 @@
 //! The in-memory credential map: every card, keyed by the keyed transform of
-//! its access number, in a sharded concurrent map.
+//! its access number, in a sharded open-addressing table.
 //!
-//! Look-ups take a shard read lock for a few nanoseconds and copy the entry
-//! out; nothing is held across an `.await`.
+//! Look-ups take no lock: they copy the entry out under a per-shard sequence
+//! number and retry if a writer was changing that shard. Nothing is held
+//! across an `.await`.
 
-use std::hash::{BuildHasherDefault, Hasher};
-
-use dashmap::DashMap;
+use std::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use crate::crypto::numbers::Digest;
 use crate::protocol::Reason;
@@ -72,53 +72,227 @@ impl Entry {
     }
 }
 
-/// Digests are already uniformly random (AES output), so hashing them again
-/// would only cost time: this hasher passes the low 64 bits through.
-#[derive(Default, Clone, Copy)]
-pub struct DigestHasher(u64);
+/// The map's shards: a power of two. Enough that a writer (an admin change)
+/// and thousands of reading connections rarely meet in one shard.
+const SHARD_BITS: u32 = 4;
+const SHARDS: usize = 1 << SHARD_BITS;
+/// A shard's table grows when it would be more than 3/4 full, so probes
+/// stay short and every probe sequence ends at an empty slot.
+const MAX_LOAD_NUM: usize = 3;
+const MAX_LOAD_DEN: usize = 4;
+const MIN_SLOTS: usize = 16;
+/// Set in a slot's last word when the slot holds a credential; a zeroed slot
+/// is empty, so a fresh table is one zeroed allocation.
+const OCCUPIED: u64 = 1 << 63;
 
-impl Hasher for DigestHasher {
+/// One credential in place: the digest's two words, then the entry in
+/// three. 40 bytes, read and written as words so that a reader racing a
+/// writer sees whole words (and the shard's sequence tells it to retry).
+#[repr(C)]
+struct Slot([AtomicU64; 5]);
+
+impl Slot {
     #[inline]
-    fn finish(&self) -> u64 {
-        self.0
+    fn pack(e: &Entry) -> [u64; 3] {
+        [
+            e.card_id,
+            u64::from(e.holder) | (u64::from(e.valid_from) << 32),
+            u64::from(e.valid_until) | (u64::from(e.status as u8) << 32) | OCCUPIED,
+        ]
     }
+
     #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        // Only reached for non-u128 keys; fold bytes in so it stays a hash.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+    fn unpack(w2: u64, w3: u64, w4: u64) -> Entry {
+        Entry {
+            card_id: w2,
+            holder: w3 as u32,
+            valid_from: (w3 >> 32) as u32,
+            valid_until: w4 as u32,
+            // A validated read always holds a stored code; anything else
+            // would be a torn read, and a torn read never denies less.
+            status: CardStatus::from_code((w4 >> 32) as u8).unwrap_or(CardStatus::Revoked),
         }
     }
+
     #[inline]
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
+    fn words(k: [u64; 2], e: &Entry) -> [u64; 5] {
+        let [w2, w3, w4] = Self::pack(e);
+        [k[0], k[1], w2, w3, w4]
+    }
+
+    fn get(&self) -> [u64; 5] {
+        std::array::from_fn(|i| self.0[i].load(Ordering::Relaxed))
+    }
+
+    fn set(&self, w: [u64; 5]) {
+        for (a, v) in self.0.iter().zip(w) {
+            a.store(v, Ordering::Relaxed);
+        }
     }
 }
 
-/// The map's key: a digest stored as two words, so a (key, entry) slot is
-/// 40 bytes at 8-byte alignment rather than 48 at the 16-byte alignment of
-/// `u128`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Key([u64; 2]);
+/// One shard's open-addressing table (linear probing in Robin Hood order,
+/// no removals).
+struct Table {
+    mask: usize,
+    slots: Box<[Slot]>,
+}
 
-impl Key {
+impl Table {
+    fn new(slots: usize) -> Self {
+        let n = slots.max(MIN_SLOTS).next_power_of_two();
+        let layout = std::alloc::Layout::array::<Slot>(n).expect("table size");
+        // SAFETY: the layout is non-zero sized; an all-zero `AtomicU64` is a
+        // valid zero, so the zeroed block is `n` valid (empty) slots, and the
+        // box frees it with the same layout.
+        let slots = unsafe {
+            let p = std::alloc::alloc_zeroed(layout) as *mut Slot;
+            if p.is_null() {
+                std::alloc::handle_alloc_error(layout);
+            }
+            Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, n))
+        };
+        Table { mask: n - 1, slots }
+    }
+
+    /// Slots this table may fill before it must grow.
+    fn limit(&self) -> usize {
+        (self.mask + 1) / MAX_LOAD_DEN * MAX_LOAD_NUM
+    }
+
+    /// How far the key in an occupied slot at `i` sits from its home.
     #[inline]
-    fn of(d: Digest) -> Self {
-        Key([(d >> 64) as u64, d as u64])
+    fn displacement(&self, i: usize, k0: u64, k1: u64) -> usize {
+        i.wrapping_sub((k0 ^ k1) as usize) & self.mask
+    }
+
+    /// The slot holding `k`, if present. Only under the shard's write lock.
+    fn find(&self, k: [u64; 2], h: u64) -> Option<&Slot> {
+        let mut i = h as usize & self.mask;
+        for d in 0..=self.mask {
+            let s = &self.slots[i];
+            if s.0[4].load(Ordering::Relaxed) == 0 {
+                return None;
+            }
+            let (k0, k1) = (
+                s.0[0].load(Ordering::Relaxed),
+                s.0[1].load(Ordering::Relaxed),
+            );
+            if k0 == k[0] && k1 == k[1] {
+                return Some(s);
+            }
+            if self.displacement(i, k0, k1) < d {
+                return None;
+            }
+            i = (i + 1) & self.mask;
+        }
+        None
+    }
+
+    /// Places a key that is not present (Robin Hood: a key further from its
+    /// home takes the slot of one nearer to its own, which moves on). Only
+    /// under the shard's write lock, inside the sequence bump when the table
+    /// is published.
+    fn place(&self, words: [u64; 5]) {
+        let mut carry = words;
+        let mut i = (carry[0] ^ carry[1]) as usize & self.mask;
+        let mut d = 0;
+        loop {
+            let s = &self.slots[i];
+            if s.0[4].load(Ordering::Relaxed) == 0 {
+                s.set(carry);
+                return;
+            }
+            let here = s.get();
+            let theirs = self.displacement(i, here[0], here[1]);
+            if theirs < d {
+                s.set(carry);
+                carry = here;
+                d = theirs;
+            }
+            i = (i + 1) & self.mask;
+            d += 1;
+        }
+    }
+
+    /// A reader's probe; the caller validates it against the shard sequence.
+    /// A miss ends at an empty slot or at a key nearer to its home than the
+    /// sought key would be (it would have taken that slot).
+    #[inline]
+    fn probe(&self, k: [u64; 2], h: u64) -> Option<Entry> {
+        let mut i = h as usize & self.mask;
+        // Bounded even if a torn view showed no end on the way.
+        for d in 0..=self.mask {
+            let s = &self.slots[i];
+            let w4 = s.0[4].load(Ordering::Relaxed);
+            if w4 == 0 {
+                return None;
+            }
+            let (k0, k1) = (
+                s.0[0].load(Ordering::Relaxed),
+                s.0[1].load(Ordering::Relaxed),
+            );
+            if k0 == k[0] && k1 == k[1] {
+                return Some(Slot::unpack(
+                    s.0[2].load(Ordering::Relaxed),
+                    s.0[3].load(Ordering::Relaxed),
+                    w4,
+                ));
+            }
+            if self.displacement(i, k0, k1) < d {
+                return None;
+            }
+            i = (i + 1) & self.mask;
+        }
+        None
     }
 }
 
-impl std::hash::Hash for Key {
-    #[inline]
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0[0] ^ self.0[1]);
-    }
+/// A shard: a sequence lock for readers, a mutex for writers, and the
+/// current table. On its own cache line so readers of different shards do
+/// not share one.
+#[repr(align(64))]
+struct Shard {
+    /// Odd while a writer is changing a slot in place.
+    seq: AtomicU64,
+    /// The current table; never null.
+    table: AtomicPtr<Table>,
+    /// Writers, one at a time.
+    write: Mutex<Writer>,
 }
 
-/// The credential map.
-#[derive(Debug)]
+/// A shard's writer state.
+struct Writer {
+    /// Credentials in the shard.
+    count: usize,
+    /// Tables replaced by bigger ones. A reader may still be probing one,
+    /// and readers take no lock and leave no trace, so a replaced table is
+    /// kept until the map is dropped. Tables double, so this is at most the
+    /// size of the current table; a map sized at start-up (as the card book
+    /// sizes it) never grows and keeps none.
+    retired: Vec<Box<Table>>,
+}
+
+/// The credential map: 64 shards of open-addressing tables. A look-up
+/// touches the shard header (hot in cache) and, nearly always, one slot:
+/// the digest and its entry share the slot, so a miss to memory is one
+/// cache line (or two adjacent), not a control byte and then a slot.
+///
+/// Look-ups take no lock and write nothing shared: they read the shard's
+/// sequence number, probe, and retry if a writer changed the shard
+/// meanwhile. A table that grows is replaced whole; the old one is kept
+/// (see [`Writer::retired`]), so no reader ever reads freed memory.
 pub struct CredentialMap {
-    map: DashMap<Key, Entry, BuildHasherDefault<DigestHasher>>,
+    shards: Box<[Shard]>,
+    len: AtomicUsize,
+}
+
+impl std::fmt::Debug for CredentialMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialMap")
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for CredentialMap {
@@ -127,45 +301,124 @@ impl Default for CredentialMap {
     }
 }
 
+impl Drop for CredentialMap {
+    fn drop(&mut self) {
+        for s in self.shards.iter() {
+            // SAFETY: `&mut self`: no reader or writer can hold the table;
+            // it came from `Box::into_raw` and is freed once, here.
+            drop(unsafe { Box::from_raw(s.table.load(Ordering::Relaxed)) });
+        }
+    }
+}
+
+#[inline]
+fn split(d: Digest) -> ([u64; 2], u64, usize) {
+    let k = [(d >> 64) as u64, d as u64];
+    let h = k[0] ^ k[1];
+    // The shard from the top bits, the slot from the low bits.
+    (k, h, (h >> (64 - SHARD_BITS)) as usize)
+}
+
 impl CredentialMap {
-    /// A map with room for `n` credentials.
+    /// A map with room for `n` credentials before any table grows.
     pub fn with_capacity(n: usize) -> Self {
-        // Enough shards that two cores and thousands of connections rarely
-        // meet on one lock; a power of two as dashmap requires.
-        let shards = 64;
+        let per_shard = n.div_ceil(SHARDS);
+        let slots = (per_shard * MAX_LOAD_DEN).div_ceil(MAX_LOAD_NUM);
+        let shards = (0..SHARDS)
+            .map(|_| Shard {
+                seq: AtomicU64::new(0),
+                table: AtomicPtr::new(Box::into_raw(Box::new(Table::new(slots)))),
+                write: Mutex::new(Writer {
+                    count: 0,
+                    retired: Vec::new(),
+                }),
+            })
+            .collect();
         Self {
-            map: DashMap::with_capacity_and_hasher_and_shard_amount(
-                n,
-                BuildHasherDefault::default(),
-                shards,
-            ),
+            shards,
+            len: AtomicUsize::new(0),
         }
     }
 
     /// Looks up a digest.
     #[inline]
     pub fn get(&self, d: Digest) -> Option<Entry> {
-        self.map.get(&Key::of(d)).map(|e| *e)
+        let (k, h, s) = split(d);
+        let shard = &self.shards[s];
+        loop {
+            let before = shard.seq.load(Ordering::Acquire);
+            if before & 1 == 0 {
+                // SAFETY: never null, and no table is freed while the map
+                // lives (`Writer::retired`).
+                let t = unsafe { &*shard.table.load(Ordering::Acquire) };
+                let found = t.probe(k, h);
+                fence(Ordering::Acquire);
+                if shard.seq.load(Ordering::Relaxed) == before {
+                    return found;
+                }
+            }
+            std::hint::spin_loop();
+        }
     }
 
     /// Inserts or replaces.
     pub fn insert(&self, d: Digest, e: Entry) {
-        self.map.insert(Key::of(d), e);
+        let (k, h, s) = split(d);
+        let shard = &self.shards[s];
+        let mut w = shard.write.lock().unwrap_or_else(|p| p.into_inner());
+        // SAFETY: never null; only writers (holding the lock) replace it,
+        // and a replaced table lives as long as the map.
+        let table = unsafe { &*shard.table.load(Ordering::Acquire) };
+        let words = Slot::words(k, &e);
+        let found = table.find(k, h);
+        if found.is_none() && w.count + 1 > table.limit() {
+            // Grow: build the bigger table aside, with the new entry in it,
+            // then publish it whole. Readers of the old one see it unchanged
+            // until they are done with it.
+            let bigger = Table::new((table.mask + 1) * 2);
+            for old in table.slots.iter() {
+                if old.0[4].load(Ordering::Relaxed) != 0 {
+                    bigger.place(old.get());
+                }
+            }
+            bigger.place(words);
+            let old = shard
+                .table
+                .swap(Box::into_raw(Box::new(bigger)), Ordering::Release);
+            // SAFETY: from `Box::into_raw`, and now unreachable for writers;
+            // kept, not freed, for readers still probing it.
+            w.retired.push(unsafe { Box::from_raw(old) });
+        } else {
+            // In place: readers that overlap the change see the sequence
+            // move and look again.
+            let seq = shard.seq.load(Ordering::Relaxed);
+            shard.seq.store(seq + 1, Ordering::Relaxed);
+            fence(Ordering::Release);
+            match found {
+                Some(slot) => slot.set(words),
+                None => table.place(words),
+            }
+            shard.seq.store(seq + 2, Ordering::Release);
+        }
+        if found.is_none() {
+            w.count += 1;
+            self.len.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Number of credentials.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.len.load(Ordering::Relaxed)
     }
 
     /// Whether the map is empty.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 
     /// Whether a digest is present.
     pub fn contains(&self, d: Digest) -> bool {
-        self.map.contains_key(&Key::of(d))
+        self.get(d).is_some()
     }
 }
 
@@ -208,7 +461,93 @@ mod tests {
     #[test]
     fn slots_stay_small() {
         assert_eq!(std::mem::size_of::<Entry>(), 24);
-        assert_eq!(std::mem::size_of::<(Key, Entry)>(), 40);
+        assert_eq!(std::mem::size_of::<Slot>(), 40);
+    }
+
+    fn stamped(x: u32) -> Entry {
+        Entry {
+            card_id: u64::from(x),
+            holder: x,
+            valid_from: x,
+            valid_until: x,
+            status: CardStatus::Active,
+        }
+    }
+
+    #[test]
+    fn grows_and_keeps_everything() {
+        let m = CredentialMap::with_capacity(0);
+        let keys: Vec<Digest> = (1..=50_000u128)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835))
+            .collect();
+        for (i, &k) in keys.iter().enumerate() {
+            m.insert(k, stamped(i as u32));
+        }
+        assert_eq!(m.len(), keys.len());
+        for (i, &k) in keys.iter().enumerate() {
+            assert_eq!(m.get(k), Some(stamped(i as u32)));
+        }
+        // Replacing does not count twice.
+        m.insert(keys[7], stamped(1));
+        assert_eq!(m.len(), keys.len());
+        assert_eq!(m.get(keys[7]), Some(stamped(1)));
+        // The zero digest is a key like any other.
+        assert!(m.get(0).is_none());
+        m.insert(0, stamped(3));
+        assert_eq!(m.get(0), Some(stamped(3)));
+        assert!(m.get(u128::MAX).is_none());
+    }
+
+    /// Readers racing writers never see a torn entry, never lose a present
+    /// key while tables grow under them, and see each key's stamps only go
+    /// forward.
+    #[test]
+    fn readers_racing_writers_and_growth_see_whole_entries() {
+        use std::sync::atomic::AtomicBool;
+        let m = CredentialMap::with_capacity(0);
+        let hot: Vec<Digest> = (1..=64u128).map(|i| i << 70 | i).collect();
+        for &k in &hot {
+            m.insert(k, stamped(1));
+        }
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            // Rewrites the hot keys with ever larger stamps.
+            s.spawn(|| {
+                for x in 2..200_000u32 {
+                    m.insert(hot[x as usize % hot.len()], stamped(x));
+                }
+            });
+            // Adds new keys so every shard's table grows several times.
+            s.spawn(|| {
+                for i in 0..300_000u128 {
+                    m.insert(
+                        (i + 1).wrapping_mul(0xff51_afd7_ed55_8ccd_c4ce_b9fe_1a85_ec53),
+                        stamped(7),
+                    );
+                }
+                stop.store(true, Ordering::Release);
+            });
+            for _ in 0..2 {
+                s.spawn(|| {
+                    let mut last = vec![0u32; hot.len()];
+                    let mut rounds = 0u64;
+                    while !stop.load(Ordering::Acquire) || rounds < 1000 {
+                        for (j, &k) in hot.iter().enumerate() {
+                            let e = m.get(k).expect("a present key vanished");
+                            assert_eq!(
+                                (e.card_id, e.holder, e.valid_from),
+                                (u64::from(e.valid_until), e.valid_until, e.valid_until),
+                                "torn entry"
+                            );
+                            assert!(e.valid_until >= last[j], "a stamp went backwards");
+                            last[j] = e.valid_until;
+                        }
+                        rounds += 1;
+                    }
+                });
+            }
+        });
+        assert_eq!(m.len(), hot.len() + 300_000);
     }
 
     #[test]

@@ -47,14 +47,18 @@ pub fn run(config: Option<&Path>, check: bool) -> Result<()> {
     let rt = builder.enable_all().thread_name("portcullis").build()?;
     rt.block_on(async move {
         let drain = Duration::from_millis(config.shutdown.drain_deadline_ms);
+        // Handlers before the start: a SIGTERM that arrives as soon as the
+        // appliance says it has started still drains and exits cleanly.
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
         let app = Appliance::start(config, Arc::new(SystemClock)).await?;
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let deadline = tokio::select! {
             _ = term.recv() => {
                 tracing::info!("SIGTERM: draining");
                 drain
             }
-            _ = tokio::signal::ctrl_c() => {
+            _ = int.recv() => {
                 tracing::info!("SIGINT: stopping now");
                 Duration::ZERO
             }
