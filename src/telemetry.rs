@@ -38,9 +38,6 @@ pub mod name {
     pub const JOURNAL_RECORDS: &str = "portcullis_journal_records_total";
     /// Journal writes that failed.
     pub const JOURNAL_ERRORS: &str = "portcullis_journal_write_errors_total";
-    /// Commits by a connection that RocksDB would have slowed down (left to
-    /// the writer thread instead).
-    pub const JOURNAL_INLINE_STALLS: &str = "portcullis_journal_inline_stalls_total";
     /// Age of the oldest record physically in the journal.
     pub const JOURNAL_OLDEST_AGE: &str = "portcullis_journal_oldest_record_age_seconds";
     /// Scheduled retention compactions run.
@@ -166,8 +163,6 @@ pub struct Metrics {
     pub journal_records: Counter,
     /// See [`name::JOURNAL_ERRORS`].
     pub journal_errors: Counter,
-    /// See [`name::JOURNAL_INLINE_STALLS`].
-    pub journal_inline_stalls: Counter,
     /// See [`name::JOURNAL_OLDEST_AGE`].
     pub journal_oldest_age: Gauge,
     /// See [`name::RETENTION_RUNS`].
@@ -332,12 +327,6 @@ impl Metrics {
             name::JOURNAL_ERRORS,
             None,
             "Journal writes that failed (decisions not answered).",
-            0,
-        );
-        describe(
-            name::JOURNAL_INLINE_STALLS,
-            None,
-            "Journal commits a connection left to the writer thread because RocksDB was slowing writes down.",
             0,
         );
         describe(
@@ -549,7 +538,6 @@ impl Metrics {
             journal_queue: gauge(name::JOURNAL_QUEUE),
             journal_records: counter(name::JOURNAL_RECORDS, vec![]),
             journal_errors: counter(name::JOURNAL_ERRORS, vec![]),
-            journal_inline_stalls: counter(name::JOURNAL_INLINE_STALLS, vec![]),
             journal_oldest_age: gauge(name::JOURNAL_OLDEST_AGE),
             retention_runs: counter(name::RETENTION_RUNS, vec![]),
             retention_skipped: counter(name::RETENTION_SKIPPED, vec![]),
@@ -605,7 +593,6 @@ impl Metrics {
         }
         m.doors_in_alarm.set(0.0);
         m.journal_errors.increment(0);
-        m.journal_inline_stalls.increment(0);
         for row in &m.refused {
             for c in row {
                 c.increment(0);

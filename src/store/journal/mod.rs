@@ -20,7 +20,7 @@ pub use record::{
     RECORD_LEN,
 };
 use record::{CARD_INDEX, HOUR_MICROS};
-use writer::{writer_loop, Committer, Item};
+use writer::writer_loop;
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -68,10 +68,7 @@ pub enum AppendError {
 }
 
 struct Queue {
-    items: VecDeque<Item>,
-    /// A commit is under way (by the writer thread or an appender): one at
-    /// a time, so commits land in sequence order.
-    writing: bool,
+    items: VecDeque<(u64, Micros, Journaled)>,
     next_seq: u64,
     /// Time stamps never go back (a clock stepping back reuses the last
     /// one), so this appliance's records sort in sequence order: the
@@ -89,12 +86,6 @@ struct Shared {
     failing: std::sync::atomic::AtomicBool,
     /// Per controller (reader id): the highest door event journaled.
     event_marks: dashmap::DashMap<u32, u64>,
-}
-
-impl Shared {
-    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 /// A journal record as stored: its 16-byte key and its encoded value.
@@ -151,7 +142,6 @@ pub struct Journal {
     opts: JournalOptions,
     metrics: Arc<Metrics>,
     space: Arc<Space>,
-    committer: Arc<Committer>,
     writer: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -202,7 +192,6 @@ impl Journal {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 items: VecDeque::new(),
-                writing: false,
                 next_seq,
                 last_time,
                 closed: false,
@@ -230,19 +219,14 @@ impl Journal {
             seq: next_seq - 1,
             epoch: 0,
         });
-        let committer = Arc::new(Committer::new(
-            shared.clone(),
-            store.clone(),
-            opts,
-            metrics.clone(),
-            space.clone(),
-            tx,
-        ));
         let writer = {
-            let committer = committer.clone();
+            let shared = shared.clone();
+            let store = store.clone();
+            let metrics = metrics.clone();
+            let space = space.clone();
             std::thread::Builder::new()
                 .name("journal-writer".into())
-                .spawn(move || writer_loop(committer))
+                .spawn(move || writer_loop(shared, store, opts, metrics, space, tx))
                 .map_err(StoreError::Io)?
         };
         Ok(Self {
@@ -253,7 +237,6 @@ impl Journal {
             opts,
             metrics,
             space,
-            committer,
             writer: Arc::new(Mutex::new(Some(writer))),
         })
     }
@@ -290,20 +273,8 @@ impl Journal {
             q.items.push_back((seq, now, *r));
         }
         let last = q.next_seq - 1;
-        if q.writing {
-            // The commit under way takes these next.
-            return Ok(Ticket { seq: last, epoch });
-        }
-        if self.committer.inline_allowed() {
-            q.writing = true;
-            let n = q.items.len().min(self.opts.max_batch);
-            let items: Vec<Item> = q.items.drain(..n).collect();
-            drop(q);
-            self.committer.commit_inline(items);
-        } else {
-            drop(q);
-            self.shared.wake.notify_one();
-        }
+        drop(q);
+        self.shared.wake.notify_one();
         Ok(Ticket { seq: last, epoch })
     }
 
@@ -782,7 +753,6 @@ impl Journal {
         Ok(())
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -799,11 +769,9 @@ mod tests {
         })
     }
 
-    /// Connections appending at once, each committing for itself when
-    /// nobody else is, or riding on another's commit: every acknowledged
-    /// record is in the journal exactly once, in sequence order, and no two
-    /// commits ever run at once (a debug assertion in the committer: two
-    /// at once could wake a waiter whose records are still being written).
+    /// Connections appending at once and waiting for their group
+    /// commits: every acknowledged record is in the journal exactly once,
+    /// in sequence order.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_appenders_commit_everything_once_in_order() {
         let dir = tempfile::tempdir().unwrap();
