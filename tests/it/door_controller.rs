@@ -60,12 +60,17 @@ impl Readers {
         Self::start_at(key, count, pty, 0)
     }
 
-    /// Readers on TCP ports from `port` (0: any free ones).
+    /// Readers on TCP ports from `port` (0: any free ones); `key` empty for
+    /// readers that speak plain text only.
     fn start_at(key: &str, count: usize, pty: bool, port: u16) -> Self {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/osdp_reader.py");
         let mut cmd = Command::new(python());
-        cmd.arg(script)
-            .args(["--scbk", key, "--count", &count.to_string()])
+        cmd.arg(script);
+        // An empty key: a reader without a Secure Channel key (plain text).
+        if !key.is_empty() {
+            cmd.args(["--scbk", key]);
+        }
+        cmd.args(["--count", &count.to_string()])
             .args(["--port", &port.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -133,6 +138,13 @@ impl Readers {
     fn online(&mut self, pd: u64) {
         self.wait(15, |v| {
             v["ev"] == "online" && v["pd"] == pd && v["sc"] == true
+        });
+    }
+
+    /// Waits until reader `pd` is online in plain text.
+    fn online_plain(&mut self, pd: u64) {
+        self.wait(15, |v| {
+            v["ev"] == "online" && v["pd"] == pd && v["sc"] == false
         });
     }
 
@@ -511,6 +523,90 @@ async fn card_reads_open_the_door_over_osdp_with_secure_channel_on_tcp_and_seria
     );
     let (s, _) = http_get(c.metrics, "/readyz").await;
     assert_eq!(s, 200);
+}
+
+/// A reader without a key is refused at a door that requires the Secure
+/// Channel (the default) and served in plain text at a door configured with
+/// `allow_insecure`, where it is counted and never sent the key; and an
+/// appliance in the controller's list that does not answer is passed over
+/// for the next one.
+#[tokio::test]
+async fn plain_text_readers_only_where_allowed_and_a_dead_appliance_is_passed_over() {
+    let (site, p) = Site::new().await;
+    let mut readers = Readers::start("", 2, false);
+    let cfg = site.config(
+        &[
+            (1, tcp(&readers.endpoints[0])),
+            (2, tcp(&readers.endpoints[1])),
+        ],
+        100,
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let alive = site.h.config.reader.listen.to_string();
+    let dead = format!("127.0.0.1:{}", free_port());
+    let text = text
+        .replace(
+            &format!("appliances = [\"{alive}\"]"),
+            &format!("appliances = [\"{dead}\", \"{alive}\"]"),
+        )
+        .replace(
+            "[[doors]]\ndoor = 2\n",
+            "[[doors]]\ndoor = 2\nallow_insecure = true\n",
+        );
+    assert!(text.contains(&dead) && text.contains("allow_insecure = true"));
+    std::fs::write(&cfg, text).unwrap();
+    let c = Controller::start(&cfg, &site.log());
+    // Up through the second appliance of the list.
+    c.until_metric("portcullis_controller_uplink_up", |v| v == 1.0)
+        .await;
+    readers.online_plain(1);
+    c.until_metric("portcullis_controller_readers_usable", |v| v == 1.0)
+        .await;
+    c.until_metric("portcullis_controller_readers_insecure", |v| v == 1.0)
+        .await;
+    c.until_metric(
+        "portcullis_controller_reader_sessions_failed_total{cause=\"no_secure_channel\"}",
+        |v| v >= 1.0,
+    )
+    .await;
+    readers.commands(1, 0.3);
+
+    // The door that allows plain text opens for the card.
+    readers.send(&format!("card 1 {}", site.number));
+    let cmds = readers.commands(1, 1.0);
+    assert!(
+        !cmds.is_empty() && is(&cmds[0], CMD_OUTPUT),
+        "strike at the door that allows plain text: {cmds:?}"
+    );
+    // The door that requires the Secure Channel tells its reader nothing.
+    readers.send(&format!("card 0 {}", site.number));
+    let cmds = readers.commands(0, 1.0);
+    assert!(cmds.is_empty(), "{cmds:?}");
+    assert_eq!(
+        c.metric("portcullis_controller_card_reads_total{outcome=\"grant\"}")
+            .await,
+        1.0
+    );
+    // No Secure Channel was set up with the keyless reader: before plain
+    // text meant "no key at all", libosdp fell back to the published default
+    // key with it and then sent it the door's real key.
+    assert!(
+        !readers
+            .seen
+            .iter()
+            .any(|v| v["ev"] == "online" && v["sc"] == true),
+        "a keyless reader got a secure channel, so it was sent the key: {:?}",
+        readers.seen
+    );
+    let (s, body) = http_get(c.metrics, "/readyz").await;
+    assert_eq!(s, 503, "{body}");
+    assert!(body.contains("1 of 2 readers not usable"), "{body}");
+    // The grant was decided by the appliance that answers.
+    let (_, text) = http_get(p.metrics, "/metrics").await;
+    assert!(
+        text.contains("portcullis_verifications_total{decision=\"grant\",reason=\"granted\"} 1"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

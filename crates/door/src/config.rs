@@ -178,7 +178,8 @@ pub struct Door {
     /// File holding the reader's Secure Channel Base Key: 32 hex digits,
     /// mode 0600.
     pub scbk_file: PathBuf,
-    /// Accept this reader without a secure channel (logged and counted).
+    /// Run this reader in plain text (logged and counted): no Secure
+    /// Channel is tried, so its key is never sent over the default one.
     /// Off by default: a reader that cannot do Secure Channel is refused.
     #[serde(default)]
     pub allow_insecure: bool,

@@ -125,7 +125,7 @@ fn run(args: Args) -> Result<()> {
                 }
             };
             let sc = if d.allow_insecure {
-                "secure channel preferred, plain text ALLOWED"
+                "PLAIN TEXT (no Secure Channel; the key is never sent)"
             } else {
                 "secure channel required"
             };

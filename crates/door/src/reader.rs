@@ -9,8 +9,9 @@
 //! arrives.
 //!
 //! Sessions: the channel is opened and a Control Panel built for it. The
-//! reader is *usable* once online with a secure channel (or online at all,
-//! for a door with `allow_insecure`, which is logged and counted). A
+//! reader is *usable* once online with a secure channel (or, for a door with
+//! `allow_insecure`, online in plain text: no Secure Channel is tried and
+//! the key is never sent; logged and counted). A
 //! reader not usable by the session deadline, or a usable one that goes
 //! offline (libosdp would then wait 300 s on its own), ends the session;
 //! the next one starts after a back-off that doubles up to a maximum. A
@@ -348,13 +349,20 @@ impl Reader {
             .name(&format!("door-{}", self.door()))
             .and_then(|b| b.address(i32::from(self.cfg.osdp_address)))
             .and_then(|b| b.baud_rate(baud))
-            .map_err(|e| format!("reader settings: {e:?}"))?
-            .secure_channel_key(self.scbk);
-        if !self.cfg.allow_insecure {
-            // Without this a reader with the wrong key, or none, comes
-            // online in plain text, and one in install mode is sent the
-            // real key over the well-known default one.
-            pd = pd.flag(OsdpFlag::EnforceSecure);
+            .map_err(|e| format!("reader settings: {e:?}"))?;
+        if self.cfg.allow_insecure {
+            // Plain text, and no key at all: with a key but without
+            // EnforceSecure, libosdp falls back to the well-known default
+            // key (SCBK-D) when the reader refuses the real one, and then
+            // sends the real key to whatever answers on the line (KEYSET) —
+            // a key that other doors may share.
+        } else {
+            // Without EnforceSecure a reader with the wrong key, or none,
+            // comes online in plain text, and one in install mode is sent
+            // the real key over the default one.
+            pd = pd
+                .secure_channel_key(self.scbk)
+                .flag(OsdpFlag::EnforceSecure);
         }
         let mut cp = ControlPanelBuilder::new()
             .add_channel(channel, vec![pd])
