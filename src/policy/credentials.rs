@@ -140,7 +140,10 @@ struct Table {
 
 impl Table {
     fn new(slots: usize) -> Self {
-        let n = slots.max(MIN_SLOTS).next_power_of_two();
+        let n = slots
+            .max(MIN_SLOTS)
+            .checked_next_power_of_two()
+            .expect("table size");
         let layout = std::alloc::Layout::array::<Slot>(n).expect("table size");
         // SAFETY: the layout is non-zero sized; an all-zero `AtomicU64` is a
         // valid zero, so the zeroed block is `n` valid (empty) slots, and the
@@ -273,7 +276,7 @@ struct Writer {
     retired: Vec<Box<Table>>,
 }
 
-/// The credential map: 64 shards of open-addressing tables. A look-up
+/// The credential map: 16 shards of open-addressing tables. A look-up
 /// touches the shard header (hot in cache) and, nearly always, one slot:
 /// the digest and its entry share the slot, so a miss to memory is one
 /// cache line (or two adjacent), not a control byte and then a slot.
@@ -311,6 +314,16 @@ impl Drop for CredentialMap {
     }
 }
 
+/// Aborts the process if dropped, i.e. if a panic unwinds past it.
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        eprintln!("credential map: a change panicked half-way; stopping");
+        std::process::abort();
+    }
+}
+
 #[inline]
 fn split(d: Digest) -> ([u64; 2], u64, usize) {
     let k = [(d >> 64) as u64, d as u64];
@@ -345,6 +358,7 @@ impl CredentialMap {
     pub fn get(&self, d: Digest) -> Option<Entry> {
         let (k, h, s) = split(d);
         let shard = &self.shards[s];
+        let mut spins = 0u32;
         loop {
             let before = shard.seq.load(Ordering::Acquire);
             if before & 1 == 0 {
@@ -357,7 +371,14 @@ impl CredentialMap {
                     return found;
                 }
             }
-            std::hint::spin_loop();
+            // A writer is mid-change: spin briefly, then let it run (on two
+            // cores it may be waiting for this one).
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
         }
     }
 
@@ -382,6 +403,10 @@ impl CredentialMap {
                 }
             }
             bigger.place(words);
+            // Room first: nothing may fail between publishing the new table
+            // and keeping the old one (a failure there would free a table
+            // readers may be probing).
+            w.retired.reserve(1);
             let old = shard
                 .table
                 .swap(Box::into_raw(Box::new(bigger)), Ordering::Release);
@@ -394,10 +419,16 @@ impl CredentialMap {
             let seq = shard.seq.load(Ordering::Relaxed);
             shard.seq.store(seq + 1, Ordering::Relaxed);
             fence(Ordering::Release);
+            // Nothing here can panic (masked indices, no allocation); if it
+            // ever did, the shard would be left odd and half-written, and
+            // every reader of it would wait for ever: stop the process
+            // loudly instead.
+            let abort = AbortOnUnwind;
             match found {
                 Some(slot) => slot.set(words),
                 None => table.place(words),
             }
+            std::mem::forget(abort);
             shard.seq.store(seq + 2, Ordering::Release);
         }
         if found.is_none() {
@@ -540,6 +571,12 @@ mod tests {
                                 "torn entry"
                             );
                             assert!(e.valid_until >= last[j], "a stamp went backwards");
+                            // This key's own stamps only: 1, then those
+                            // written to index j.
+                            assert!(
+                                e.valid_until == 1 || e.valid_until as usize % hot.len() == j,
+                                "another key's entry"
+                            );
                             last[j] = e.valid_until;
                         }
                         rounds += 1;
@@ -548,6 +585,52 @@ mod tests {
             }
         });
         assert_eq!(m.len(), hot.len() + 300_000);
+    }
+
+    /// A card flipped between active and revoked while readers look: the
+    /// status they see always belongs with the rest of the entry they see.
+    #[test]
+    fn status_flips_are_never_seen_torn() {
+        use std::sync::atomic::AtomicBool;
+        let m = CredentialMap::with_capacity(16);
+        // Keys whose two halves are equal (h = 0): one shard, one home slot,
+        // one long probe chain that every look-up walks.
+        let keys: Vec<Digest> = (0..32u128)
+            .map(|i| (i % 4) << 124 | (i % 4) << 60 | i << 64 | i)
+            .collect();
+        let flip = |x: u64| Entry {
+            card_id: x,
+            holder: x as u32,
+            valid_from: 0,
+            valid_until: 0,
+            status: if x % 2 == 0 {
+                CardStatus::Active
+            } else {
+                CardStatus::Revoked
+            },
+        };
+        for &k in &keys {
+            m.insert(k, flip(0));
+        }
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for x in 1..300_000u64 {
+                    m.insert(keys[x as usize % keys.len()], flip(x));
+                }
+                stop.store(true, Ordering::Release);
+            });
+            s.spawn(|| {
+                let mut looks = 0u64;
+                while !stop.load(Ordering::Acquire) || looks < 10_000 {
+                    for &k in &keys {
+                        let e = m.get(k).expect("present");
+                        assert_eq!(e, flip(e.card_id), "torn status");
+                        looks += 1;
+                    }
+                }
+            });
+        });
     }
 
     #[test]
