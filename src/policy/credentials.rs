@@ -273,6 +273,9 @@ struct Writer {
     /// kept until the map is dropped. Tables double, so this is at most the
     /// size of the current table; a map sized at start-up (as the card book
     /// sizes it) never grows and keeps none.
+    /// Boxed on purpose: readers hold pointers to the `Table` itself, so
+    /// it must stay where it was published, not move into the vector.
+    #[allow(clippy::vec_box)]
     retired: Vec<Box<Table>>,
 }
 
