@@ -72,8 +72,10 @@ impl Entry {
     }
 }
 
-/// The map's shards: a power of two. Enough that a writer (an admin change)
-/// and thousands of reading connections rarely meet in one shard.
+/// The map's shards: a power of two. Readers take no lock whatever the
+/// count; shards keep concurrent writers (the start-up load runs on several
+/// threads) apart, and a change sends only its own shard's readers round
+/// again. Few shards keep each table big enough for huge pages.
 const SHARD_BITS: u32 = 4;
 const SHARDS: usize = 1 << SHARD_BITS;
 /// A shard's table grows when it would be more than 3/4 full, so probes
