@@ -512,7 +512,7 @@ impl Worker {
         client: ReaderClient,
         start: Instant,
         deadline: Instant,
-        mut pacer: Option<mpsc::UnboundedReceiver<Instant>>,
+        pacer: Option<mpsc::UnboundedReceiver<Instant>>,
     ) -> Histogram<u64> {
         let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).expect("bounds");
         let mut conn = client.into_connection();
@@ -524,11 +524,8 @@ impl Worker {
             })
             .collect();
         let mut free: Vec<usize> = (0..self.depth).rev().collect();
-        // Open loop: send times that found the pipeline full wait here,
-        // keeping their intended time, so waiting counts as latency.
-        let mut backlog: VecDeque<Instant> = VecDeque::new();
-        let open = pacer.is_some();
-        let mut pacer_done = !open;
+        let mut pace = Pace::new(pacer, deadline);
+        let open = pace.open();
         tokio::time::sleep_until(start.into()).await;
         if !open {
             // Closed loop: fill the pipeline.
@@ -541,8 +538,8 @@ impl Worker {
         let give_up = tokio::time::sleep_until((deadline + Duration::from_secs(10)).into());
         tokio::pin!(give_up);
         loop {
-            while !backlog.is_empty() && !free.is_empty() {
-                let (Some(t), Some(i)) = (backlog.pop_front(), free.pop()) else {
+            while !pace.backlog.is_empty() && !free.is_empty() {
+                let (Some(t), Some(i)) = (pace.backlog.pop_front(), free.pop()) else {
                     break;
                 };
                 self.request(i, &mut slots, t, &mut conn);
@@ -551,20 +548,11 @@ impl Worker {
                 self.counters.errors.fetch_add(1, Ordering::Relaxed);
                 break;
             }
-            let in_flight = self.depth - free.len();
-            if in_flight == 0
-                && backlog.is_empty()
-                && (pacer_done && (open || Instant::now() >= deadline))
-            {
+            if pace.finished(free.len() == self.depth) {
                 break;
             }
             tokio::select! {
-                t = async { match pacer.as_mut() { Some(p) => p.recv().await, None => None } }, if !pacer_done => {
-                    match t {
-                        Some(t) => backlog.push_back(t),
-                        None => pacer_done = true,
-                    }
-                }
+                _ = pace.next(), if pace.pacing() => {}
                 r = conn.fill() => {
                     match r {
                         Ok(0) | Err(_) => {
@@ -618,6 +606,60 @@ impl Worker {
             }
         }
         hist
+    }
+}
+
+/// One connection's send schedule, the same for both targets. Closed loop:
+/// no pacer; a connection sends whenever a request slot is free, until the
+/// deadline. Open loop: the pacer's intended send times, queued in
+/// `backlog` while the pipeline is full (so waiting counts as latency).
+pub(crate) struct Pace {
+    pacer: Option<mpsc::UnboundedReceiver<Instant>>,
+    /// Send times that found the pipeline full, oldest first.
+    pub(crate) backlog: VecDeque<Instant>,
+    /// The pacer has handed out its last send time (always, closed loop).
+    done: bool,
+    deadline: Instant,
+}
+
+impl Pace {
+    pub(crate) fn new(pacer: Option<mpsc::UnboundedReceiver<Instant>>, deadline: Instant) -> Self {
+        Pace {
+            done: pacer.is_none(),
+            pacer,
+            backlog: VecDeque::new(),
+            deadline,
+        }
+    }
+
+    /// Open loop (send times from the pacer).
+    pub(crate) fn open(&self) -> bool {
+        self.pacer.is_some()
+    }
+
+    /// Whether the pacer may still hand out send times (select guard).
+    pub(crate) fn pacing(&self) -> bool {
+        !self.done
+    }
+
+    /// Waits for the pacer's next send time and queues it.
+    pub(crate) async fn next(&mut self) {
+        match self.pacer.as_mut() {
+            Some(p) => match p.recv().await {
+                Some(t) => self.backlog.push_back(t),
+                None => self.done = true,
+            },
+            None => self.done = true,
+        }
+    }
+
+    /// With nothing in flight: whether the connection has finished (open
+    /// loop: the pacer is done and nothing waits; closed loop: past the
+    /// deadline).
+    pub(crate) fn finished(&self, idle: bool) -> bool {
+        idle && self.backlog.is_empty()
+            && self.done
+            && (self.open() || Instant::now() >= self.deadline)
     }
 }
 

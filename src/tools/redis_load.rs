@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 use crate::pki::identity::Role;
 use crate::pki::PkiDir;
-use crate::tools::loadgen::{finish, start_pacer, Counters, LoadError, LoadReport};
+use crate::tools::loadgen::{finish, start_pacer, Counters, LoadError, LoadReport, Pace};
 
 /// The script behind [`RedisOp::LookupJournal`].
 pub const LOOKUP_SCRIPT: &str = "local v = redis.call('GET', KEYS[1]) redis.call('XADD', 'journal', '*', 'k', KEYS[1], 'd', v and '1' or '0') return v";
@@ -257,14 +257,13 @@ impl Worker {
         mut s: Tls,
         start: Instant,
         deadline: Instant,
-        mut pacer: Option<mpsc::UnboundedReceiver<Instant>>,
+        pacer: Option<mpsc::UnboundedReceiver<Instant>>,
     ) -> Histogram<u64> {
         let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).expect("bounds");
-        let open = pacer.is_some();
-        let mut pacer_done = !open;
+        let mut pace = Pace::new(pacer, deadline);
+        let open = pace.open();
         // Answers come back in order: what each one answers.
         let mut in_flight: VecDeque<(Instant, bool)> = VecDeque::with_capacity(self.depth);
-        let mut backlog: VecDeque<Instant> = VecDeque::new();
         let mut out = Vec::with_capacity(64 * self.depth);
         let mut buf = Vec::with_capacity(16 * 1024);
         let mut chunk = vec![0u8; 16 * 1024];
@@ -280,7 +279,9 @@ impl Worker {
         tokio::pin!(give_up);
         loop {
             while in_flight.len() < self.depth {
-                let Some(t) = backlog.pop_front() else { break };
+                let Some(t) = pace.backlog.pop_front() else {
+                    break;
+                };
                 let hit = self.request(&mut out);
                 in_flight.push_back((t, hit));
             }
@@ -291,19 +292,11 @@ impl Worker {
                 }
                 out.clear();
             }
-            if in_flight.is_empty()
-                && backlog.is_empty()
-                && (pacer_done && (open || Instant::now() >= deadline))
-            {
+            if pace.finished(in_flight.is_empty()) {
                 break;
             }
             tokio::select! {
-                t = async { match pacer.as_mut() { Some(p) => p.recv().await, None => None } }, if !pacer_done => {
-                    match t {
-                        Some(t) => backlog.push_back(t),
-                        None => pacer_done = true,
-                    }
-                }
+                _ = pace.next(), if pace.pacing() => {}
                 r = s.read(&mut chunk) => {
                     let n = match r {
                         Ok(0) | Err(_) => {
