@@ -753,6 +753,7 @@ impl Journal {
         Ok(())
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
