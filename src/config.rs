@@ -316,6 +316,13 @@ pub struct ReaderConfig {
     pub idle_timeout_ms: u64,
     /// Time allowed for one write of answers to the socket.
     pub write_timeout_ms: u64,
+    /// TLS 1.3 session tickets for readers: a reader that lost its
+    /// connection (a network blip, a switch restart) comes back without the
+    /// certificate signatures of a full handshake. Its certificate is still
+    /// checked on every connection against the revocation list, the reader
+    /// register and its validity dates; ticket keys live in memory only and
+    /// change every 6 hours, so a restart means full handshakes.
+    pub session_resumption: bool,
 }
 
 /// Admin listener.
@@ -444,6 +451,7 @@ impl Default for ReaderConfig {
             handshake_timeout_ms: 10_000,
             idle_timeout_ms: 300_000,
             write_timeout_ms: 10_000,
+            session_resumption: true,
         }
     }
 }

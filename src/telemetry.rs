@@ -24,6 +24,8 @@ pub mod name {
     pub const CONNECTIONS: &str = "portcullis_reader_connections";
     /// Reader connections admitted since start.
     pub const CONNECTIONS_TOTAL: &str = "portcullis_reader_connections_accepted_total";
+    /// Of those, admitted on a resumed TLS session (a session ticket).
+    pub const CONNECTIONS_RESUMED: &str = "portcullis_reader_connections_resumed_total";
     /// Failed TLS handshakes, by reason and listener.
     pub const TLS_FAILURES: &str = "portcullis_tls_handshake_failures_total";
     /// Frames or connections refused, by error code.
@@ -150,6 +152,8 @@ pub struct Metrics {
     pub connections: Gauge,
     /// See [`name::CONNECTIONS_TOTAL`].
     pub connections_total: Counter,
+    /// See [`name::CONNECTIONS_RESUMED`].
+    pub connections_resumed: Counter,
     tls_failures_reader: [Counter; TLS_FAILURE_REASONS.len()],
     tls_failures_admin: [Counter; TLS_FAILURE_REASONS.len()],
     frames_rejected: [Counter; FATAL_CODES.len()],
@@ -285,6 +289,12 @@ impl Metrics {
             name::CONNECTIONS_TOTAL,
             None,
             "Reader connections admitted since start.",
+            0,
+        );
+        describe(
+            name::CONNECTIONS_RESUMED,
+            None,
+            "Reader connections admitted since start on a resumed TLS session.",
             0,
         );
         describe(
@@ -530,6 +540,7 @@ impl Metrics {
             verify_seconds: hist(name::VERIFY_SECONDS),
             connections: gauge(name::CONNECTIONS),
             connections_total: counter(name::CONNECTIONS_TOTAL, vec![]),
+            connections_resumed: counter(name::CONNECTIONS_RESUMED, vec![]),
             tls_failures_reader: tls("reader"),
             tls_failures_admin: tls("admin"),
             frames_rejected,
@@ -579,6 +590,7 @@ impl Metrics {
         };
         // Counters appear in the exposition from the start, at zero.
         m.connections_total.increment(0);
+        m.connections_resumed.increment(0);
         m.retention_skipped.increment(0);
         m.alarm_updates_dropped.increment(0);
         m.alarm_updates_pending.set(0.0);

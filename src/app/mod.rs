@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
@@ -89,9 +89,20 @@ pub struct ShutdownReport {
     pub drained: bool,
 }
 
-async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr)
-        .await
+/// Binds a listener whose kernel queue holds `backlog` connections that
+/// are not yet accepted (the kernel caps it at `net.core.somaxconn`).
+fn bind(addr: SocketAddr, backlog: usize) -> Result<TcpListener, StartError> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    };
+    socket
+        .and_then(|s| {
+            s.set_reuseaddr(true)?;
+            s.bind(addr)?;
+            s.listen(u32::try_from(backlog).unwrap_or(u32::MAX))
+        })
         .map_err(|cause| StartError::Bind { addr, cause })
 }
 
@@ -242,20 +253,38 @@ impl Appliance {
         core.metrics.credentials.set(core.cards.map().len() as f64);
         core.journal.refresh_oldest_gauge();
 
-        let reader_l = bind(config.reader.listen).await?;
-        let admin_l = bind(config.admin.listen).await?;
-        let metrics_l = bind(config.metrics.listen).await?;
+        // A reconnect storm waits in the reader listener's queue while
+        // `max_handshakes` are served: room for every reader, so none is
+        // dropped and left to TCP's retransmission timers.
+        let reader_l = bind(config.reader.listen, config.reader.max_connections)?;
+        if let Some(cap) = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|cap| *cap < config.reader.max_connections)
+        {
+            tracing::info!(
+                queue = cap,
+                handshakes = config.reader.max_handshakes,
+                "the kernel caps the reader listener's queue (net.core.somaxconn): in a reconnect storm of more readers than queue plus handshakes, the rest wait for TCP retransmission"
+            );
+        }
+        let admin_l = bind(config.admin.listen, 1024)?;
+        let metrics_l = bind(config.metrics.listen, 1024)?;
         let addr = |l: &TcpListener, a: SocketAddr| l.local_addr().unwrap_or(a);
         let reader_addr = addr(&reader_l, config.reader.listen);
         let admin_addr = addr(&admin_l, config.admin.listen);
         let metrics_addr = addr(&metrics_l, config.metrics.listen);
 
         let (stop, stop_rx) = watch::channel(false);
+        let reader_acceptor = TlsAcceptor::from(tls::reader_server_config(
+            &server_tls,
+            config.reader.session_resumption,
+        )?);
         let acceptor = TlsAcceptor::from(server_tls);
         let mut tasks = vec![
             tokio::spawn(crate::server::reader::run(
                 reader_l,
-                acceptor.clone(),
+                reader_acceptor,
                 core.clone(),
                 stop_rx.clone(),
             )),

@@ -171,6 +171,19 @@ pub fn from_der(der: &[u8]) -> Result<Identity, IdentityError> {
     })
 }
 
+/// Whether the end-entity certificate is inside its validity dates at
+/// `unix_secs`. A full handshake has checked this already; a resumed one
+/// has not (the session ticket may be hours old).
+pub fn valid_at(certs: Option<&[CertificateDer<'_>]>, unix_secs: i64) -> bool {
+    certs
+        .and_then(|c| c.first())
+        .and_then(|leaf| x509_parser::parse_x509_certificate(leaf.as_ref()).ok())
+        .is_some_and(|(_, cert)| {
+            let v = cert.validity();
+            v.not_before.timestamp() <= unix_secs && unix_secs <= v.not_after.timestamp()
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

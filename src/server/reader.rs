@@ -74,7 +74,20 @@ async fn connection(
             return;
         }
     };
-    let peer_id = identity::from_peer_certificates(tls.get_ref().1.peer_certificates());
+    let session = tls.get_ref().1;
+    let resumed = session.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+    // A resumed session skipped the certificate checks of a full
+    // handshake; the dates are the one that may have changed since (the
+    // rest is checked below for every connection). Closed as a full
+    // handshake with an expired certificate would be: counted, no frame.
+    if resumed && !identity::valid_at(session.peer_certificates(), unix_now()) {
+        core.metrics
+            .tls_failure(false, "bad_certificate")
+            .increment(1);
+        tracing::info!("resumed reader session with a certificate out of its dates closed");
+        return;
+    }
+    let peer_id = identity::from_peer_certificates(session.peer_certificates());
     let mut conn = Connection::new(tls, cfg.max_frame);
     let id = match peer_id {
         Ok(id) => id,
@@ -123,6 +136,9 @@ async fn connection(
     };
     core.metrics.connections.increment(1.0);
     core.metrics.connections_total.increment(1);
+    if resumed {
+        core.metrics.connections_resumed.increment(1);
+    }
     let _open = Open(core.clone());
     Session {
         core: core.clone(),
@@ -379,4 +395,11 @@ impl Session {
             }
         }
     }
+}
+
+/// Wall-clock seconds since the epoch, as the certificate verifier uses.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }

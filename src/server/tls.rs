@@ -28,6 +28,30 @@ pub fn server_config(ca: &Path, cert: &Path, key: &Path) -> Result<Arc<ServerCon
         .with_client_cert_verifier(verifier)
         .with_single_cert(load_certs(cert)?, load_key(key)?)?;
     cfg.alpn_protocols = vec![];
+    // No resumption unless a listener asks for it (rustls would otherwise
+    // keep 256 sessions and hand out two tickets per connection): every
+    // handshake verifies the certificate in full.
+    cfg.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    cfg.send_tls13_tickets = 0;
+    Ok(Arc::new(cfg))
+}
+
+/// The reader listener's configuration: `base` plus, with `resumption`,
+/// stateless TLS 1.3 session tickets (one per connection, sealed with keys
+/// held in memory and replaced every 6 hours). A resumed session skips the
+/// certificate signatures, not the appliance's own checks: the reader
+/// session checks revocation, registration and (for a resumed session) the
+/// certificate's dates on every connection.
+pub fn reader_server_config(
+    base: &Arc<ServerConfig>,
+    resumption: bool,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    if !resumption {
+        return Ok(base.clone());
+    }
+    let mut cfg = (**base).clone();
+    cfg.ticketer = rustls::crypto::ring::Ticketer::new()?;
+    cfg.send_tls13_tickets = 1;
     Ok(Arc::new(cfg))
 }
 

@@ -58,6 +58,11 @@ pub struct LoadOptions {
     pub numbers: Option<Vec<AccessNumber>>,
     /// Print a progress line every second.
     pub progress: bool,
+    /// With a zero duration: after the first storm, close every connection
+    /// and measure a second storm of the same readers coming back, each
+    /// with the session ticket of its first connection (as after a network
+    /// outage, not an appliance restart).
+    pub reconnect: bool,
 }
 
 /// What happened.
@@ -70,6 +75,12 @@ pub struct LoadReport {
     /// Seconds from the first connect until every connection was admitted
     /// and had its first answer.
     pub connect_secs: f64,
+    /// With `reconnect`: connections admitted in the second storm.
+    pub reconnected: usize,
+    /// Of those, on a resumed TLS session.
+    pub resumed: usize,
+    /// Seconds the second storm took, as `connect_secs`.
+    pub reconnect_secs: f64,
     /// Answers received in the measured phase.
     pub answered: u64,
     /// Answers whose decision was not the expected one.
@@ -101,12 +112,15 @@ impl LoadReport {
     /// One line, `key=value`, for scripts.
     pub fn result_line(&self, opts: &LoadOptions) -> String {
         format!(
-            "RESULT mode={} connections={} depth={} connected={} connect_s={:.3} answered={} rps={:.0} p50_us={:.1} p99_us={:.1} p999_us={:.1} max_us={:.1} wrong={} errors={}",
+            "RESULT mode={} connections={} depth={} connected={} connect_s={:.3} reconnected={} resumed={} reconnect_s={:.3} answered={} rps={:.0} p50_us={:.1} p99_us={:.1} p999_us={:.1} max_us={:.1} wrong={} errors={}",
             if opts.rate.is_some() { "open" } else { "closed" },
             opts.connections,
             opts.depth,
             self.connected,
             self.connect_secs,
+            self.reconnected,
+            self.resumed,
+            self.reconnect_secs,
             self.answered,
             self.throughput(),
             self.p50_us,
@@ -143,6 +157,11 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
     if opts.connections == 0 || opts.depth == 0 || opts.depth > 65_535 {
         return Err(LoadError::Options(
             "connections must be at least 1 and depth between 1 and 65535".into(),
+        ));
+    }
+    if opts.reconnect && !opts.duration.is_zero() {
+        return Err(LoadError::Options(
+            "reconnect measures a storm: it needs a duration of 0".into(),
         ));
     }
     if opts.duration > Duration::from_secs(3600) {
@@ -183,51 +202,53 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
                 .map_err(|e| LoadError::Setup(e.to_string()))?)
             .clone();
         // Every connection makes a full handshake, as after a campus-wide
-        // power cut.
+        // power cut or an appliance restart.
         tls.resumption = rustls::client::Resumption::disabled();
-        reader_tls.push(Arc::new(tls));
+        reader_tls.push(tls);
     }
+    // One configuration per connection: with `reconnect`, each keeps its
+    // own session ticket, as each door controller does.
+    let tls: Vec<Arc<rustls::ClientConfig>> = (0..opts.connections)
+        .map(|i| {
+            let mut c = reader_tls[i / SESSIONS_PER_READER].clone();
+            if opts.reconnect {
+                c.resumption = rustls::client::Resumption::in_memory_sessions(1);
+            }
+            Arc::new(c)
+        })
+        .collect();
     let known = match &opts.numbers {
         Some(n) if !n.is_empty() => Arc::new(n.clone()),
         _ => Arc::new(issue_cards(&admin, opts.cards.max(1)).await?),
     };
 
-    // Connect everything at once.
-    let started = Instant::now();
-    let mut joins = Vec::with_capacity(opts.connections);
-    for i in 0..opts.connections {
-        let tls = reader_tls[i / SESSIONS_PER_READER].clone();
-        let addr = opts.addr;
-        joins.push(tokio::spawn(async move {
-            let mut c = ReaderClient::connect(addr, tls).await?;
-            c.send(&Frame::Ping { request_id: 0 }).await?;
-            match c.recv().await? {
-                Some(Frame::Pong { .. }) => Ok(c),
-                Some(f) => Err(ClientError::Unexpected(f)),
-                None => Err(ClientError::Closed),
-            }
-        }));
-    }
-    let mut conns = Vec::with_capacity(opts.connections);
     let mut report = LoadReport::default();
-    let mut first_error = None;
-    for j in joins {
-        match j.await {
-            Ok(Ok(c)) => conns.push(c),
-            Ok(Err(e)) => {
-                report.connect_failures += 1;
-                first_error.get_or_insert(e.to_string());
-            }
-            Err(e) => {
-                report.connect_failures += 1;
-                first_error.get_or_insert(e.to_string());
-            }
+    let first = storm(opts.addr, &tls).await;
+    report.connect_secs = first.secs;
+    report.connected = first.conns.len();
+    report.connect_failures = first.failures;
+    let mut conns = first.conns;
+    if opts.reconnect {
+        // Every reader drops its connection (close_notify, then the
+        // appliance's close) and comes back at once.
+        let closing: Vec<_> = conns
+            .drain(..)
+            .map(|mut c| {
+                tokio::spawn(async move {
+                    let _ = c.finish_sending().await;
+                    while let Ok(Some(_)) = c.recv().await {}
+                })
+            })
+            .collect();
+        for c in closing {
+            let _ = c.await;
         }
-    }
-    report.connect_secs = started.elapsed().as_secs_f64();
-    report.connected = conns.len();
-    if let Some(e) = first_error {
-        tracing::warn!(failures = report.connect_failures, first = %e, "some connections failed");
+        let again = storm(opts.addr, &tls).await;
+        report.reconnect_secs = again.secs;
+        report.reconnected = again.conns.len();
+        report.resumed = again.conns.iter().filter(|c| c.resumed()).count();
+        report.connect_failures += again.failures;
+        conns = again.conns;
     }
     if opts.duration.is_zero() || conns.is_empty() {
         return Ok(report);
@@ -278,6 +299,58 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
         p.abort();
     }
     Ok(report)
+}
+
+/// One storm's outcome.
+struct Storm {
+    conns: Vec<ReaderClient>,
+    failures: usize,
+    secs: f64,
+}
+
+/// Connects one reader per configuration, all at once; each is admitted
+/// when its first PING is answered.
+async fn storm(addr: SocketAddr, tls: &[Arc<rustls::ClientConfig>]) -> Storm {
+    let started = Instant::now();
+    let joins: Vec<_> = tls
+        .iter()
+        .map(|tls| {
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let mut c = ReaderClient::connect(addr, tls).await?;
+                c.send(&Frame::Ping { request_id: 0 }).await?;
+                match c.recv().await? {
+                    Some(Frame::Pong { .. }) => Ok(c),
+                    Some(f) => Err(ClientError::Unexpected(f)),
+                    None => Err(ClientError::Closed),
+                }
+            })
+        })
+        .collect();
+    let mut out = Storm {
+        conns: Vec::with_capacity(tls.len()),
+        failures: 0,
+        secs: 0.0,
+    };
+    let mut first_error = None;
+    for j in joins {
+        match j.await {
+            Ok(Ok(c)) => out.conns.push(c),
+            Ok(Err(e)) => {
+                out.failures += 1;
+                first_error.get_or_insert(e.to_string());
+            }
+            Err(e) => {
+                out.failures += 1;
+                first_error.get_or_insert(e.to_string());
+            }
+        }
+    }
+    out.secs = started.elapsed().as_secs_f64();
+    if let Some(e) = first_error {
+        tracing::warn!(failures = out.failures, first = %e, "some connections failed");
+    }
+    out
 }
 
 /// Open loop: one pacer thread hands out send times with sub-millisecond

@@ -726,3 +726,215 @@ async fn another_sites_page_cannot_act_through_a_staff_browser() {
     let s = raw_admin(&h, Role::SecurityOffice, "admin", &revoke, "").await;
     assert_eq!(s, 200);
 }
+
+/// The value of the series named `name` whose labels include every one of
+/// `labels` (`key="value"`) in the metrics exposition; 0 when absent.
+async fn counter(h: &Harness, name: &str, labels: &[&str]) -> f64 {
+    let (_, text) = crate::common::http_get(h.app().metrics_addr(), "/metrics").await;
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with([' ', '{']))
+        })
+        .filter(|l| labels.iter().all(|x| l.contains(x)))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Sends HELLO on a connection that has only done TLS; the first answer.
+async fn hello(c: &mut portcullis::client::ReaderClient) -> Option<Frame> {
+    c.send(&Frame::Hello {
+        min_version: portcullis::protocol::MIN_VERSION,
+        max_version: portcullis::protocol::VERSION,
+    })
+    .await
+    .ok()?;
+    tokio::time::timeout(std::time::Duration::from_secs(5), c.recv())
+        .await
+        .expect("an answer or a close")
+        .ok()
+        .flatten()
+}
+
+/// A reader that comes back with its session ticket skips the certificate
+/// signatures, not the appliance's checks: a revoked certificate, an
+/// unregistered reader and a certificate past its dates are refused on a
+/// resumed session as on a full handshake; without `session_resumption`
+/// nobody resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumed_reader_sessions_are_checked_like_new_ones() {
+    use portcullis::client::ReaderClient;
+    use portcullis::protocol::ErrorCode;
+    use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair};
+
+    let h = Harness::start().await;
+    let (_, n) = h.issue(1).await;
+    let addr = h.app().reader_addr();
+    let resumed_total = "portcullis_reader_connections_resumed_total";
+
+    // A door controller keeps one configuration (and its ticket store).
+    let tls = h.client_tls(Role::Reader, READER);
+    let mut first = ReaderClient::connect(addr, tls.clone()).await.unwrap();
+    assert!(!first.resumed());
+    assert_eq!(
+        reason(first.verify(1, 1, &n).await.unwrap()),
+        Reason::Granted
+    );
+    drop(first);
+    let mut again = ReaderClient::connect(addr, tls.clone()).await.unwrap();
+    assert!(again.resumed(), "the second connection should resume");
+    assert_eq!(
+        reason(again.verify(2, 1, &n).await.unwrap()),
+        Reason::Granted
+    );
+    drop(again);
+    assert_eq!(counter(&h, resumed_total, &[]).await, 1.0);
+
+    // Unregistered on a resumed session.
+    let stranger = h.client_tls(Role::Reader, "unregistered");
+    let mut c = ReaderClient::connect_raw(addr, stranger.clone())
+        .await
+        .unwrap();
+    assert!(!c.resumed());
+    assert!(matches!(hello(&mut c).await, Some(Frame::Error { .. })));
+    let mut c = ReaderClient::connect_raw(addr, stranger).await.unwrap();
+    assert!(c.resumed());
+    match hello(&mut c).await {
+        Some(Frame::Error { code, .. }) => assert_eq!(code, ErrorCode::ReaderNotRegistered),
+        other => panic!("expected reader_not_registered, got {other:?}"),
+    }
+
+    // Revoked between the ticket and its use.
+    let pem = std::fs::read(h.pki.client(Role::Reader, READER).cert).unwrap();
+    let der = rustls_pemfile::certs(&mut pem.as_slice())
+        .next()
+        .unwrap()
+        .unwrap();
+    let serial = portcullis::pki::identity::from_der(der.as_ref())
+        .unwrap()
+        .serial;
+    let (s, v) = h
+        .admin()
+        .call(Op::CertRevoke, &[])
+        .json(&json!({ "serial": serial, "reason": "lost" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 200, "{v}");
+    let mut c = ReaderClient::connect_raw(addr, tls).await.unwrap();
+    assert!(c.resumed());
+    match hello(&mut c).await {
+        Some(Frame::Error { code, .. }) => assert_eq!(code, ErrorCode::CertificateRevoked),
+        other => panic!("expected certificate_revoked, got {other:?}"),
+    }
+
+    // A certificate that expires while its ticket is held: issued here
+    // for a registered reader, valid for a few seconds.
+    let ca_key = KeyPair::from_pem(&std::fs::read_to_string(h.pki.ca_key()).unwrap()).unwrap();
+    let ca =
+        CertificateParams::from_ca_cert_pem(&std::fs::read_to_string(h.pki.ca_cert()).unwrap())
+            .unwrap()
+            .self_signed(&ca_key)
+            .unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::default();
+    p.distinguished_name
+        .push(DnType::OrganizationName, "Portcullis");
+    p.distinguished_name
+        .push(DnType::OrganizationalUnitName, Role::Reader.as_str());
+    p.distinguished_name
+        .push(DnType::CommonName, crate::common::OTHER_READER);
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let now = time::OffsetDateTime::now_utc();
+    p.not_before = now - time::Duration::hours(1);
+    p.not_after = now + time::Duration::seconds(3);
+    let cert = p.signed_by(&key, &ca, &ca_key).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = (dir.path().join("r.crt"), dir.path().join("r.key"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    let brief =
+        portcullis::protocol::tls::client_config(&h.pki.ca_cert(), &cert_path, &key_path).unwrap();
+    let c = ReaderClient::connect(addr, brief.clone()).await.unwrap();
+    assert!(!c.resumed());
+    drop(c);
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    let failures = "portcullis_tls_handshake_failures_total";
+    let bad = ["listener=\"reader\"", "reason=\"bad_certificate\""];
+    let failures_before = counter(&h, failures, &bad).await;
+    let mut c = ReaderClient::connect_raw(addr, brief.clone())
+        .await
+        .unwrap();
+    assert!(c.resumed());
+    assert_eq!(hello(&mut c).await, None, "closed without an answer");
+    assert_eq!(counter(&h, failures, &bad).await, failures_before + 1.0);
+    // Its ticket was spent; a full handshake fails in TLS itself.
+    assert!(ReaderClient::connect(addr, brief).await.is_err());
+    assert_eq!(
+        counter(&h, resumed_total, &[]).await,
+        1.0,
+        "only admitted ones count"
+    );
+
+    // People at the admin listener always make a full handshake.
+    let staff = h.client_tls(Role::SecurityOffice, "admin");
+    for _ in 0..2 {
+        let s = portcullis::protocol::client::tls_connect(h.app().admin_addr(), staff.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get_ref().1.handshake_kind(),
+            Some(rustls::HandshakeKind::Full)
+        );
+    }
+
+    // Switched off: no tickets, so no resumption.
+    let off = Harness::start_with(|c| c.reader.session_resumption = false).await;
+    let tls = off.client_tls(Role::Reader, READER);
+    for _ in 0..2 {
+        let c = ReaderClient::connect(off.app().reader_addr(), tls.clone())
+            .await
+            .unwrap();
+        assert!(!c.resumed());
+    }
+}
+
+/// The load generator's reconnect storm (`portcullis load --duration 0
+/// --reconnect`, what `make compare` measures): every reader is admitted,
+/// drops its connection and comes back on a resumed session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconnect_storm_brings_every_reader_back_resumed() {
+    let h = Harness::start().await;
+    let opts = portcullis::tools::loadgen::LoadOptions {
+        addr: h.app().reader_addr(),
+        admin: h.app().admin_addr(),
+        certs: h.dir.path().join("certs"),
+        connections: 300,
+        depth: 1,
+        duration: std::time::Duration::ZERO,
+        rate: None,
+        known_fraction: 0.9,
+        cards: 10,
+        numbers: None,
+        progress: false,
+        reconnect: true,
+    };
+    let report = portcullis::tools::loadgen::run(opts.clone()).await.unwrap();
+    assert_eq!(report.connect_failures, 0);
+    assert_eq!(report.connected, 300);
+    assert_eq!(report.reconnected, 300);
+    assert_eq!(report.resumed, 300);
+    assert!(report.result_line(&opts).contains(" resumed=300 "));
+    // Without tickets on the appliance, the same storm comes back in full
+    // handshakes.
+    let off = Harness::start_with(|c| c.reader.session_resumption = false).await;
+    let report = portcullis::tools::loadgen::run(portcullis::tools::loadgen::LoadOptions {
+        addr: off.app().reader_addr(),
+        admin: off.app().admin_addr(),
+        certs: off.dir.path().join("certs"),
+        ..opts
+    })
+    .await
+    .unwrap();
+    assert_eq!((report.reconnected, report.resumed), (300, 0));
+}

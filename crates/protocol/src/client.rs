@@ -121,6 +121,12 @@ impl ReaderClient {
         self.conn
     }
 
+    /// Whether the TLS session was resumed from a session ticket (no
+    /// certificate signatures in the handshake).
+    pub fn resumed(&self) -> bool {
+        self.conn.get_ref().get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
+    }
+
     /// Sends one frame.
     pub async fn send(&mut self, frame: &Frame) -> Result<(), ClientError> {
         self.conn.queue(frame);

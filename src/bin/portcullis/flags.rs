@@ -208,6 +208,11 @@ pub struct LoadArgs {
     /// No progress line.
     #[arg(long)]
     pub quiet: bool,
+    /// With --duration 0: close every connection after the storm and
+    /// measure a second storm of the same readers coming back with their
+    /// TLS session tickets.
+    #[arg(long)]
+    pub reconnect: bool,
     /// Drive Redis (TLS, client certificate) at this address instead of the
     /// appliance, with the same pacer and recording (see benches/compare.sh).
     #[arg(long)]

@@ -64,12 +64,19 @@ pub fn load(a: LoadArgs) -> Result<()> {
             cards: a.cards,
             numbers,
             progress: !a.quiet,
+            reconnect: a.reconnect,
         };
         let report = portcullis::tools::loadgen::run(opts.clone()).await?;
         println!(
             "connections {} admitted in {:.3} s ({} failed)",
             report.connected, report.connect_secs, report.connect_failures
         );
+        if a.reconnect {
+            println!(
+                "reconnected {} in {:.3} s ({} on resumed TLS sessions)",
+                report.reconnected, report.reconnect_secs, report.resumed
+            );
+        }
         if report.elapsed > 0.0 {
             print_summary(&report);
         }
