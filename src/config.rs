@@ -320,8 +320,9 @@ pub struct ReaderConfig {
     /// connection (a network blip, a switch restart) comes back without the
     /// certificate signatures of a full handshake. Its certificate is still
     /// checked on every connection against the revocation list, the reader
-    /// register and its validity dates; ticket keys live in memory only and
-    /// change every 6 hours, so a restart means full handshakes.
+    /// register and its validity dates. Ticket keys live in memory only (a
+    /// new one at the first handshake after 6 hours, the one before still
+    /// accepted), so a restart means full handshakes.
     pub session_resumption: bool,
 }
 

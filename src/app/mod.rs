@@ -256,7 +256,10 @@ impl Appliance {
         // A reconnect storm waits in the reader listener's queue while
         // `max_handshakes` are served: room for every reader, so none is
         // dropped and left to TCP's retransmission timers.
-        let reader_l = bind(config.reader.listen, config.reader.max_connections)?;
+        let reader_l = bind(
+            config.reader.listen,
+            config.reader.max_connections.max(1024),
+        )?;
         if let Some(cap) = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
             .ok()
             .and_then(|v| v.trim().parse::<usize>().ok())

@@ -84,7 +84,13 @@ async fn connection(
         core.metrics
             .tls_failure(false, "bad_certificate")
             .increment(1);
-        tracing::info!("resumed reader session with a certificate out of its dates closed");
+        let reader = identity::from_peer_certificates(session.peer_certificates())
+            .map(|id| id.name)
+            .unwrap_or_default();
+        tracing::warn!(
+            reader,
+            "resumed reader session closed: its certificate is out of its validity dates"
+        );
         return;
     }
     let peer_id = identity::from_peer_certificates(session.peer_certificates());

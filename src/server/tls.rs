@@ -28,6 +28,8 @@ pub fn server_config(ca: &Path, cert: &Path, key: &Path) -> Result<Arc<ServerCon
         .with_client_cert_verifier(verifier)
         .with_single_cert(load_certs(cert)?, load_key(key)?)?;
     cfg.alpn_protocols = vec![];
+    // The appliance's order of cipher suites, not the client's.
+    cfg.ignore_client_order = true;
     // No resumption unless a listener asks for it (rustls would otherwise
     // keep 256 sessions and hand out two tickets per connection): every
     // handshake verifies the certificate in full.
@@ -37,11 +39,12 @@ pub fn server_config(ca: &Path, cert: &Path, key: &Path) -> Result<Arc<ServerCon
 }
 
 /// The reader listener's configuration: `base` plus, with `resumption`,
-/// stateless TLS 1.3 session tickets (one per connection, sealed with keys
-/// held in memory and replaced every 6 hours). A resumed session skips the
-/// certificate signatures, not the appliance's own checks: the reader
-/// session checks revocation, registration and (for a resumed session) the
-/// certificate's dates on every connection.
+/// stateless TLS 1.3 session tickets (one per connection, resumed ones
+/// included, sealed with keys held in memory: a new key at the first
+/// handshake after 6 hours, the one before still accepted). A resumed
+/// session skips the certificate signatures, not the appliance's own
+/// checks: the reader session checks revocation, registration and (for a
+/// resumed session) the certificate's dates on every connection.
 pub fn reader_server_config(
     base: &Arc<ServerConfig>,
     resumption: bool,

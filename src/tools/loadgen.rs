@@ -81,6 +81,8 @@ pub struct LoadReport {
     pub resumed: usize,
     /// Seconds the second storm took, as `connect_secs`.
     pub reconnect_secs: f64,
+    /// Connections of the second storm that failed.
+    pub reconnect_failures: usize,
     /// Answers received in the measured phase.
     pub answered: u64,
     /// Answers whose decision was not the expected one.
@@ -112,13 +114,15 @@ impl LoadReport {
     /// One line, `key=value`, for scripts.
     pub fn result_line(&self, opts: &LoadOptions) -> String {
         format!(
-            "RESULT mode={} connections={} depth={} connected={} connect_s={:.3} reconnected={} resumed={} reconnect_s={:.3} answered={} rps={:.0} p50_us={:.1} p99_us={:.1} p999_us={:.1} max_us={:.1} wrong={} errors={}",
+            "RESULT mode={} connections={} depth={} connected={} connect_failures={} connect_s={:.3} reconnected={} reconnect_failures={} resumed={} reconnect_s={:.3} answered={} rps={:.0} p50_us={:.1} p99_us={:.1} p999_us={:.1} max_us={:.1} wrong={} errors={}",
             if opts.rate.is_some() { "open" } else { "closed" },
             opts.connections,
             opts.depth,
             self.connected,
+            self.connect_failures,
             self.connect_secs,
             self.reconnected,
+            self.reconnect_failures,
             self.resumed,
             self.reconnect_secs,
             self.answered,
@@ -229,8 +233,10 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
     report.connect_failures = first.failures;
     let mut conns = first.conns;
     if opts.reconnect {
-        // Every reader drops its connection (close_notify, then the
-        // appliance's close) and comes back at once.
+        // Every reader closes its connection (close_notify, then the
+        // appliance's close, so its session slot is free) and comes back at
+        // once. An outage that leaves the appliance holding the old
+        // sessions until their idle timeout is not what this measures.
         let closing: Vec<_> = conns
             .drain(..)
             .map(|mut c| {
@@ -247,7 +253,7 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
         report.reconnect_secs = again.secs;
         report.reconnected = again.conns.len();
         report.resumed = again.conns.iter().filter(|c| c.resumed()).count();
-        report.connect_failures += again.failures;
+        report.reconnect_failures = again.failures;
         conns = again.conns;
     }
     if opts.duration.is_zero() || conns.is_empty() {

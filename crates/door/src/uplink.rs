@@ -92,6 +92,13 @@ pub struct Uplink {
     pub stop: watch::Receiver<bool>,
 }
 
+/// The same TLS configuration with an empty session-ticket store.
+fn forget_sessions(tls: &Arc<ClientConfig>) -> Arc<ClientConfig> {
+    let mut fresh = (**tls).clone();
+    fresh.resumption = rustls::client::Resumption::default();
+    Arc::new(fresh)
+}
+
 fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
 }
@@ -148,7 +155,13 @@ impl Uplink {
                             ClientError::Refused(_) => {
                                 tracing::error!(%addr, error = %e, "appliance refused this controller");
                             }
-                            _ => {}
+                            _ => {
+                                // Perhaps a resumed TLS session the appliance
+                                // closed (a certificate past its dates): the
+                                // next try makes a full handshake, whose
+                                // error says what is wrong.
+                                self.tls = forget_sessions(&self.tls);
+                            }
                         }
                         continue;
                     }

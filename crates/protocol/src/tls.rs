@@ -32,9 +32,9 @@ pub enum TlsError {
 
 /// The crypto provider every Portcullis TLS endpoint uses (ring), with
 /// AES-128-GCM/SHA-256 first: TLS 1.3's mandatory suite, and a cheaper key
-/// schedule than SHA-384's in every handshake (measured in
+/// schedule than SHA-384's in every handshake (the reconnect storm in
 /// `docs/PERFORMANCE.md`). AES-256-GCM/SHA-384 stays offered for peers that
-/// insist on it.
+/// insist on it; the appliance's listeners apply this order.
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     use rustls::crypto::ring::cipher_suite as cs;
     Arc::new(rustls::crypto::CryptoProvider {

@@ -15,6 +15,9 @@ pub fn load(a: LoadArgs) -> Result<()> {
     if !(0.0..=1.0).contains(&a.known) {
         bail!("--known is a fraction between 0 and 1");
     }
+    if a.redis.is_some() && a.reconnect {
+        bail!("--reconnect measures the appliance's reader storm; it does not apply to --redis");
+    }
     if let Some(addr) = a.redis {
         return load_redis(addr, a);
     }
@@ -73,8 +76,11 @@ pub fn load(a: LoadArgs) -> Result<()> {
         );
         if a.reconnect {
             println!(
-                "reconnected {} in {:.3} s ({} on resumed TLS sessions)",
-                report.reconnected, report.reconnect_secs, report.resumed
+                "reconnected {} in {:.3} s ({} on resumed TLS sessions, {} failed)",
+                report.reconnected,
+                report.reconnect_secs,
+                report.resumed,
+                report.reconnect_failures
             );
         }
         if report.elapsed > 0.0 {
