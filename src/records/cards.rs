@@ -156,6 +156,9 @@ impl std::fmt::Debug for CardBook {
     }
 }
 
+/// Cards decoded before they go into the map together at start-up.
+const LOAD_BATCH: usize = 1024;
+
 impl CardBook {
     /// Loads every card from the store into a fresh map.
     pub fn load(
@@ -196,15 +199,24 @@ impl CardBook {
                         ro.set_iterate_lower_bound((t * per).to_be_bytes().to_vec());
                         ro.set_iterate_upper_bound(((t + 1) * per).to_be_bytes().to_vec());
                         ro.fill_cache(false);
-                        for item in
-                            store
-                                .db()
-                                .iterator_cf_opt(store.cf(cf::CARDS), ro, IteratorMode::Start)
-                        {
-                            let (k, v) = item?;
-                            let card = Card::decode(&k, &v)?;
-                            map.insert(card.digest, card.entry);
+                        // In batches, so the map can overlap their cache
+                        // misses (`insert_many`).
+                        let mut batch = Vec::with_capacity(LOAD_BATCH);
+                        // The raw iterator lends each key and value in place
+                        // (the plain one copies both into new boxes).
+                        let mut it = store.db().raw_iterator_cf_opt(store.cf(cf::CARDS), ro);
+                        it.seek_to_first();
+                        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                            let card = Card::decode(k, v)?;
+                            batch.push((card.digest, card.entry));
+                            if batch.len() == LOAD_BATCH {
+                                map.insert_many(&batch);
+                                batch.clear();
+                            }
+                            it.next();
                         }
+                        it.status()?;
+                        map.insert_many(&batch);
                         Ok(())
                     })
                 })
