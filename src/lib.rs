@@ -48,3 +48,6 @@ pub use app::Appliance;
 pub use client::{AdminClient, ReaderClient};
 pub use config::Config;
 pub use portcullis_protocol as protocol;
+/// The appliance's TLS server configurations (the handshake bench measures
+/// with them).
+pub use server::tls::{reader_server_config, server_config};
