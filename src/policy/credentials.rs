@@ -39,10 +39,15 @@ impl CardStatus {
     }
 }
 
+/// The largest card id the map can hold (40 bits: a trillion cards); the
+/// card book issues and loads none above it.
+pub const MAX_CARD_ID: u64 = (1 << 40) - 1;
+
 /// What the map holds per credential: just enough to decide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
-    /// The card's id (the journal's credential reference).
+    /// The card's id (the journal's credential reference); at most
+    /// [`MAX_CARD_ID`].
     pub card_id: u64,
     /// The cardholder's id (holder ids stay below 2^32, which keeps an entry
     /// at 24 bytes).
@@ -83,53 +88,125 @@ const SHARDS: usize = 1 << SHARD_BITS;
 const MAX_LOAD_NUM: usize = 3;
 const MAX_LOAD_DEN: usize = 4;
 const MIN_SLOTS: usize = 16;
-/// Set in a slot's last word when the slot holds a credential; a zeroed slot
-/// is empty, so a fresh table is one zeroed allocation.
-const OCCUPIED: u64 = 1 << 63;
+/// Set in a slot's second word when the slot holds a credential; a zeroed
+/// slot is empty, so a fresh table is one zeroed allocation.
+const OCCUPIED: u64 = 1 << 48;
+/// The digest's low word keeps its low 48 bits in the slot; the top 16 bits
+/// of that word hold the flag, the status and the card id's top 8 bits. The
+/// 112 digest bits kept make two cards' keys equal with a probability of
+/// about n²/2¹¹³ (10⁻²⁰ at 10 M cards), and issuing re-draws a number whose
+/// key is taken.
+const KEY_LOW_MASK: u64 = (1 << 48) - 1;
 
-/// One credential in place: the digest's two words, then the entry in
-/// three. 40 bytes, read and written as words so that a reader racing a
-/// writer sees whole words (and the shard's sequence tells it to retry).
+/// One credential in place, 32 bytes (two to a cache line, never across
+/// one): the digest's high word (also its hash), then the low word's low 48
+/// bits with the flag, status and card id bits 32-39, then card id bits
+/// 0-31 with the holder, then the validity. Read and written as words so
+/// that a reader racing a writer sees whole words (and the shard's sequence
+/// tells it to retry).
 #[repr(C)]
-struct Slot([AtomicU64; 5]);
+struct Slot([AtomicU64; 4]);
 
 impl Slot {
     #[inline]
-    fn pack(e: &Entry) -> [u64; 3] {
+    fn words(k: [u64; 2], e: &Entry) -> [u64; 4] {
+        debug_assert!(e.card_id <= MAX_CARD_ID);
         [
-            e.card_id,
-            u64::from(e.holder) | (u64::from(e.valid_from) << 32),
-            u64::from(e.valid_until) | (u64::from(e.status as u8) << 32) | OCCUPIED,
+            k[0],
+            (k[1] & KEY_LOW_MASK)
+                | OCCUPIED
+                | u64::from(e.status as u8) << 49
+                | ((e.card_id >> 32) & 0xFF) << 56,
+            (e.card_id & 0xFFFF_FFFF) | u64::from(e.holder) << 32,
+            u64::from(e.valid_from) | u64::from(e.valid_until) << 32,
         ]
     }
 
     #[inline]
-    fn unpack(w2: u64, w3: u64, w4: u64) -> Entry {
+    fn unpack(w1: u64, w2: u64, w3: u64) -> Entry {
         Entry {
-            card_id: w2,
-            holder: w3 as u32,
-            valid_from: (w3 >> 32) as u32,
-            valid_until: w4 as u32,
+            card_id: (w1 >> 56) << 32 | (w2 & 0xFFFF_FFFF),
+            holder: (w2 >> 32) as u32,
+            valid_from: w3 as u32,
+            valid_until: (w3 >> 32) as u32,
             // A validated read always holds a stored code; anything else
             // would be a torn read, and a torn read never denies less.
-            status: CardStatus::from_code((w4 >> 32) as u8).unwrap_or(CardStatus::Revoked),
+            status: CardStatus::from_code(((w1 >> 49) & 0x7) as u8).unwrap_or(CardStatus::Revoked),
         }
     }
 
+    /// Whether this slot holds `k` (given the slot's first two words).
     #[inline]
-    fn words(k: [u64; 2], e: &Entry) -> [u64; 5] {
-        let [w2, w3, w4] = Self::pack(e);
-        [k[0], k[1], w2, w3, w4]
+    fn holds(w0: u64, w1: u64, k: [u64; 2]) -> bool {
+        w0 == k[0] && (w1 & KEY_LOW_MASK) == (k[1] & KEY_LOW_MASK)
     }
 
-    fn get(&self) -> [u64; 5] {
+    fn get(&self) -> [u64; 4] {
         std::array::from_fn(|i| self.0[i].load(Ordering::Relaxed))
     }
 
-    fn set(&self, w: [u64; 5]) {
+    fn set(&self, w: [u64; 4]) {
         for (a, v) in self.0.iter().zip(w) {
             a.store(v, Ordering::Relaxed);
         }
+    }
+}
+
+/// A table's slots: one zeroed allocation, started on a cache-line
+/// boundary so that no slot spans two lines. Allocated with the system's
+/// usual alignment (a large zeroed block then comes fresh from the kernel,
+/// untouched, and can be backed by huge pages) and 64 bytes spare.
+struct Slots {
+    block: *mut u8,
+    layout: std::alloc::Layout,
+    first: *const Slot,
+    len: usize,
+}
+
+// SAFETY: the slots are atomics; the block is owned and freed once.
+unsafe impl Send for Slots {}
+// SAFETY: as above; shared access goes through the atomics only.
+unsafe impl Sync for Slots {}
+
+impl Slots {
+    fn zeroed(n: usize) -> Self {
+        let size = n
+            .checked_mul(std::mem::size_of::<Slot>())
+            .and_then(|b| b.checked_add(64))
+            .expect("table size");
+        let layout = std::alloc::Layout::from_size_align(size, 16).expect("table size");
+        // SAFETY: the layout is non-zero sized.
+        let block = unsafe { std::alloc::alloc_zeroed(layout) };
+        if block.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        let skip = block.align_offset(64);
+        // SAFETY: `skip` < 64, so the first slot and the `n` after it lie
+        // inside the block; an all-zero `AtomicU64` is a valid zero, so they
+        // are `n` valid (empty) slots.
+        let first = unsafe { block.add(skip) } as *const Slot;
+        Slots {
+            block,
+            layout,
+            first,
+            len: n,
+        }
+    }
+}
+
+impl std::ops::Deref for Slots {
+    type Target = [Slot];
+    fn deref(&self) -> &[Slot] {
+        // SAFETY: `first` points at `len` initialised slots that live as
+        // long as `self`.
+        unsafe { std::slice::from_raw_parts(self.first, self.len) }
+    }
+}
+
+impl Drop for Slots {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `zeroed` with this layout, freed once.
+        unsafe { std::alloc::dealloc(self.block, self.layout) }
     }
 }
 
@@ -137,7 +214,7 @@ impl Slot {
 /// no removals).
 struct Table {
     mask: usize,
-    slots: Box<[Slot]>,
+    slots: Slots,
 }
 
 impl Table {
@@ -146,18 +223,10 @@ impl Table {
             .max(MIN_SLOTS)
             .checked_next_power_of_two()
             .expect("table size");
-        let layout = std::alloc::Layout::array::<Slot>(n).expect("table size");
-        // SAFETY: the layout is non-zero sized; an all-zero `AtomicU64` is a
-        // valid zero, so the zeroed block is `n` valid (empty) slots, and the
-        // box frees it with the same layout.
-        let slots = unsafe {
-            let p = std::alloc::alloc_zeroed(layout) as *mut Slot;
-            if p.is_null() {
-                std::alloc::handle_alloc_error(layout);
-            }
-            Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, n))
-        };
-        Table { mask: n - 1, slots }
+        Table {
+            mask: n - 1,
+            slots: Slots::zeroed(n),
+        }
     }
 
     /// Slots this table may fill before it must grow.
@@ -165,10 +234,11 @@ impl Table {
         (self.mask + 1) / MAX_LOAD_DEN * MAX_LOAD_NUM
     }
 
-    /// How far the key in an occupied slot at `i` sits from its home.
+    /// How far the key in an occupied slot at `i` sits from its home (its
+    /// first word is its hash).
     #[inline]
-    fn displacement(&self, i: usize, k0: u64, k1: u64) -> usize {
-        i.wrapping_sub((k0 ^ k1) as usize) & self.mask
+    fn displacement(&self, i: usize, k0: u64) -> usize {
+        i.wrapping_sub(k0 as usize) & self.mask
     }
 
     /// The slot holding `k`, if present. Only under the shard's write lock.
@@ -176,17 +246,17 @@ impl Table {
         let mut i = h as usize & self.mask;
         for d in 0..=self.mask {
             let s = &self.slots[i];
-            if s.0[4].load(Ordering::Relaxed) == 0 {
-                return None;
-            }
-            let (k0, k1) = (
+            let (w0, w1) = (
                 s.0[0].load(Ordering::Relaxed),
                 s.0[1].load(Ordering::Relaxed),
             );
-            if k0 == k[0] && k1 == k[1] {
+            if w1 == 0 {
+                return None;
+            }
+            if Slot::holds(w0, w1, k) {
                 return Some(s);
             }
-            if self.displacement(i, k0, k1) < d {
+            if self.displacement(i, w0) < d {
                 return None;
             }
             i = (i + 1) & self.mask;
@@ -198,18 +268,18 @@ impl Table {
     /// home takes the slot of one nearer to its own, which moves on). Only
     /// under the shard's write lock, inside the sequence bump when the table
     /// is published.
-    fn place(&self, words: [u64; 5]) {
+    fn place(&self, words: [u64; 4]) {
         let mut carry = words;
-        let mut i = (carry[0] ^ carry[1]) as usize & self.mask;
+        let mut i = carry[0] as usize & self.mask;
         let mut d = 0;
         loop {
             let s = &self.slots[i];
-            if s.0[4].load(Ordering::Relaxed) == 0 {
+            if s.0[1].load(Ordering::Relaxed) == 0 {
                 s.set(carry);
                 return;
             }
             let here = s.get();
-            let theirs = self.displacement(i, here[0], here[1]);
+            let theirs = self.displacement(i, here[0]);
             if theirs < d {
                 s.set(carry);
                 carry = here;
@@ -229,22 +299,21 @@ impl Table {
         // Bounded even if a torn view showed no end on the way.
         for d in 0..=self.mask {
             let s = &self.slots[i];
-            let w4 = s.0[4].load(Ordering::Relaxed);
-            if w4 == 0 {
-                return None;
-            }
-            let (k0, k1) = (
+            let (w0, w1) = (
                 s.0[0].load(Ordering::Relaxed),
                 s.0[1].load(Ordering::Relaxed),
             );
-            if k0 == k[0] && k1 == k[1] {
+            if w1 == 0 {
+                return None;
+            }
+            if Slot::holds(w0, w1, k) {
                 return Some(Slot::unpack(
+                    w1,
                     s.0[2].load(Ordering::Relaxed),
                     s.0[3].load(Ordering::Relaxed),
-                    w4,
                 ));
             }
-            if self.displacement(i, k0, k1) < d {
+            if self.displacement(i, w0) < d {
                 return None;
             }
             i = (i + 1) & self.mask;
@@ -348,8 +417,9 @@ impl Drop for AbortOnUnwind {
 #[inline]
 fn split(d: Digest) -> ([u64; 2], u64, usize) {
     let k = [(d >> 64) as u64, d as u64];
-    let h = k[0] ^ k[1];
-    // The shard from the top bits, the slot from the low bits.
+    // The digest is a block cipher's output: its high word is the hash as
+    // it is. The shard from the top bits, the slot from the low bits.
+    let h = k[0];
     (k, h, (h >> (64 - SHARD_BITS)) as usize)
 }
 
@@ -405,6 +475,10 @@ impl CredentialMap {
 
     /// Inserts or replaces.
     pub fn insert(&self, d: Digest, e: Entry) {
+        // The card book never issues or loads a larger id; storing one
+        // would give the journal another card's id, so refuse loudly before
+        // anything changes.
+        assert!(e.card_id <= MAX_CARD_ID, "card id beyond the map's 40 bits");
         let (k, h, s) = split(d);
         let shard = &self.shards[s];
         let mut w = shard.write.lock().unwrap_or_else(|p| p.into_inner());
@@ -419,7 +493,7 @@ impl CredentialMap {
             // until they are done with it.
             let bigger = Table::new((table.mask + 1) * 2);
             for old in table.slots.iter() {
-                if old.0[4].load(Ordering::Relaxed) != 0 {
+                if old.0[1].load(Ordering::Relaxed) != 0 {
                     bigger.place(old.get());
                 }
             }
@@ -478,10 +552,8 @@ impl CredentialMap {
         let (_, h, s) = split(d);
         // SAFETY: never null, and no table is freed while the map lives.
         let t = unsafe { &*self.shards[s].table.load(Ordering::Acquire) };
-        let slot = &t.slots[h as usize & t.mask] as *const Slot as *const u8;
-        prefetch_line(slot);
-        // A 40-byte slot may straddle two lines.
-        prefetch_line(slot.wrapping_add(std::mem::size_of::<Slot>() - 1));
+        // One line: slots never span two.
+        prefetch_line(&t.slots[h as usize & t.mask] as *const Slot as *const u8);
     }
 
     /// Number of credentials.
@@ -539,7 +611,7 @@ mod tests {
     #[test]
     fn slots_stay_small() {
         assert_eq!(std::mem::size_of::<Entry>(), 24);
-        assert_eq!(std::mem::size_of::<Slot>(), 40);
+        assert_eq!(std::mem::size_of::<Slot>(), 32);
     }
 
     fn stamped(x: u32) -> Entry {
@@ -716,6 +788,55 @@ mod tests {
                 }
             });
         });
+    }
+
+    /// Every field survives the 32-byte packing at its limits, and keys
+    /// that differ in any kept digest bit stay apart.
+    #[test]
+    fn slots_keep_every_field_at_its_limits() {
+        let m = CredentialMap::with_capacity(16);
+        let statuses = [
+            CardStatus::Active,
+            CardStatus::Revoked,
+            CardStatus::Superseded,
+            CardStatus::Suspended,
+        ];
+        let mut keys = Vec::new();
+        for (i, status) in statuses.into_iter().enumerate() {
+            let e = Entry {
+                card_id: MAX_CARD_ID - i as u64,
+                holder: u32::MAX - i as u32,
+                valid_from: u32::MAX - 1,
+                valid_until: u32::MAX,
+                status,
+            };
+            // The top bit of the high word, the lowest kept bit of the low
+            // word, and bit 47 (the highest kept).
+            for d in [
+                (1u128 << 127) | i as u128,
+                (i as u128) << 64 | 1,
+                (i as u128) << 64 | 1 << 47,
+            ] {
+                m.insert(d, e);
+                keys.push((d, e));
+            }
+        }
+        assert_eq!(m.len(), keys.len());
+        for (d, e) in keys {
+            assert_eq!(m.get(d), Some(e));
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "40 bits")]
+    fn a_card_id_beyond_40_bits_is_refused() {
+        CredentialMap::default().insert(
+            1,
+            Entry {
+                card_id: MAX_CARD_ID + 1,
+                ..entry(CardStatus::Active)
+            },
+        );
     }
 
     #[test]

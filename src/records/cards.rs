@@ -17,7 +17,7 @@ use rocksdb::{IteratorMode, WriteBatch};
 
 use crate::clock::SharedClock;
 use crate::crypto::numbers::{AccessNumber, Digest, Generator, Transform};
-use crate::policy::credentials::{CardStatus, CredentialMap, Entry};
+use crate::policy::credentials::{CardStatus, CredentialMap, Entry, MAX_CARD_ID};
 use crate::store::{cf, Store, StoreError};
 
 /// A card as stored. Holds the digest of the access number, never the number.
@@ -54,7 +54,7 @@ impl Card {
     pub fn decode(key: &[u8], v: &[u8]) -> Result<Card, StoreError> {
         let bad = || StoreError::Corrupt { what: "card" };
         let id = u64::from_be_bytes(key.try_into().map_err(|_| bad())?);
-        if v.len() != CARD_LEN || v[0] != CARD_V1 {
+        if id > MAX_CARD_ID || v.len() != CARD_LEN || v[0] != CARD_V1 {
             return Err(bad());
         }
         let u32_at = |i: usize| u32::from_be_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]);
@@ -347,6 +347,11 @@ impl CardBook {
             }
         };
         let id = self.next_id.load(Ordering::SeqCst);
+        if id > MAX_CARD_ID {
+            return Err(CardError::Refused(
+                "the appliance has issued every card id it can hold".into(),
+            ));
+        }
         let card = Card {
             id,
             digest,
