@@ -360,10 +360,18 @@ fn apply_with(s: &Shared, change: &Change, durability: Durability) -> Result<(),
     // written (in a cluster it is made on one appliance and copied to the
     // others: until it is, the change waits).
     for e in &change.effects {
-        if let Effect::RecordKey { id, check } = e {
-            s.holders.vault().require(*id, *check).map_err(|e| {
-                LedgerError::ClusterApply(format!("{e}: copy it from the appliance that made it"))
-            })?;
+        match e {
+            Effect::RecordKey { id, check } => {
+                s.holders.vault().require(*id, *check).map_err(|e| {
+                    LedgerError::ClusterApply(format!(
+                        "{e}: copy it from the appliance that made it"
+                    ))
+                })?;
+            }
+            // A card the map cannot hold (from a broken or hostile peer) is
+            // refused before anything is written.
+            Effect::Card(c) => c.check().map_err(LedgerError::ClusterApply)?,
+            _ => {}
         }
     }
     let seq = s.ledger.applied() + 1;

@@ -750,11 +750,9 @@ mod tests {
     fn status_flips_are_never_seen_torn() {
         use std::sync::atomic::AtomicBool;
         let m = CredentialMap::with_capacity(16);
-        // Keys whose two halves are equal (h = 0): one shard, one home slot,
+        // Keys whose high word (the hash) is 0: one shard, one home slot,
         // one long probe chain that every look-up walks.
-        let keys: Vec<Digest> = (0..32u128)
-            .map(|i| (i % 4) << 124 | (i % 4) << 60 | i << 64 | i)
-            .collect();
+        let keys: Vec<Digest> = (0..32u128).collect();
         let flip = |x: u64| Entry {
             card_id: x,
             holder: x as u32,
@@ -825,6 +823,21 @@ mod tests {
         for (d, e) in keys {
             assert_eq!(m.get(d), Some(e));
         }
+        // A key that differs from a stored one in a single kept bit is
+        // another key: the lowest and highest kept bits of the low word,
+        // the lowest and highest of the high word.
+        let lone = CredentialMap::with_capacity(16);
+        let d = 0x1234_5678_9abc_def0_0fed_cba9_8765_4321u128;
+        lone.insert(d, entry(CardStatus::Active));
+        for bit in [0, 47, 64, 127] {
+            assert!(lone.get(d ^ (1u128 << bit)).is_none(), "bit {bit} ignored");
+        }
+        // The bits not kept are the low word's top 16.
+        assert!(lone.get(d ^ (1u128 << 48)).is_some());
+        // Slots start on a cache line.
+        // SAFETY: never null while the map lives.
+        let t = unsafe { &*lone.shards[0].table.load(Ordering::Acquire) };
+        assert_eq!(t.slots.first as usize % 64, 0);
     }
 
     #[test]

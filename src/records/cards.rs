@@ -50,6 +50,18 @@ impl Card {
         b
     }
 
+    /// Whether the card is one the map can hold: an id of at most
+    /// [`MAX_CARD_ID`], the same in the entry.
+    pub fn check(&self) -> Result<(), String> {
+        if self.id > MAX_CARD_ID || self.entry.card_id != self.id {
+            return Err(format!(
+                "card id {} is not one this appliance can hold",
+                self.id
+            ));
+        }
+        Ok(())
+    }
+
     /// Decodes a stored card.
     pub fn decode(key: &[u8], v: &[u8]) -> Result<Card, StoreError> {
         let bad = || StoreError::Corrupt { what: "card" };
@@ -182,6 +194,11 @@ impl CardBook {
             }
             None => 0,
         };
+        // Ids are never issued above the map's limit; a larger last key is
+        // damage, refused before it sizes anything.
+        if last > MAX_CARD_ID {
+            return Err(StoreError::Corrupt { what: "card" });
+        }
         // Size the map once so start-up does not rehash.
         let map = Arc::new(CredentialMap::with_capacity(last as usize));
         // Fill it from several key ranges at once (the map is concurrent).
@@ -506,5 +523,57 @@ mod tests {
         let mut bad = bytes;
         bad[25] = 99;
         assert!(Card::decode(&9u64.to_be_bytes(), &bad).is_err());
+    }
+
+    /// Ids beyond the map's 40 bits: refused as a replicated change, when
+    /// decoded, and at start-up before the map is sized for them.
+    #[test]
+    fn card_ids_beyond_the_map_are_refused_everywhere() {
+        let entry = Entry {
+            card_id: MAX_CARD_ID + 1,
+            holder: 1,
+            valid_from: 0,
+            valid_until: 0,
+            status: CardStatus::Active,
+        };
+        let big = Card {
+            id: MAX_CARD_ID + 1,
+            digest: 7,
+            entry,
+            issued_at: 1,
+        };
+        assert!(big.check().is_err());
+        let mismatched = Card {
+            id: 3,
+            entry: Entry {
+                card_id: 4,
+                ..entry
+            },
+            ..big
+        };
+        assert!(mismatched.check().is_err());
+        let fine = Card {
+            id: MAX_CARD_ID,
+            entry: Entry {
+                card_id: MAX_CARD_ID,
+                ..entry
+            },
+            ..big
+        };
+        assert!(fine.check().is_ok());
+        let key = (MAX_CARD_ID + 1).to_be_bytes();
+        assert!(Card::decode(&key, &big.encode()).is_err());
+
+        let dir = tempfile::tempdir().unwrap();
+        let clock: SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
+        let store = Store::open(dir.path(), clock.clone(), 1).unwrap();
+        store
+            .db()
+            .put_cf(store.cf(cf::CARDS), key, big.encode())
+            .unwrap();
+        assert!(matches!(
+            CardBook::load(store, Transform::new(&[0; 32]), clock),
+            Err(StoreError::Corrupt { what: "card" })
+        ));
     }
 }
