@@ -493,6 +493,30 @@ async fn no_free_text_no_unknown_keys_no_reused_reader_ids() {
     assert!(new > old, "reader id {old} was given again ({new})");
 }
 
+/// The serial of a certificate the harness issued.
+fn serial_of(h: &Harness, role: Role, name: &str) -> String {
+    let pem = std::fs::read(h.pki.client(role, name).cert).unwrap();
+    let der = rustls_pemfile::certs(&mut pem.as_slice())
+        .next()
+        .unwrap()
+        .unwrap();
+    portcullis::pki::identity::from_der(der.as_ref())
+        .unwrap()
+        .serial
+}
+
+/// Revokes a certificate by serial, as the security office.
+async fn revoke_certificate(h: &Harness, serial: &str) {
+    let (s, v) = h
+        .admin()
+        .call(Op::CertRevoke, &[])
+        .json(&json!({ "serial": serial, "reason": "lost" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s, 200, "{v}");
+}
+
 /// A revoked certificate is refused at once, without a restart: a staff
 /// certificate on its next request (even on a kept-alive connection), a
 /// reader's open connection at once and its next connection too.
@@ -500,16 +524,6 @@ async fn no_free_text_no_unknown_keys_no_reused_reader_ids() {
 async fn revoked_certificates_are_refused_at_once() {
     let h = Harness::start().await;
     let (_, n) = h.issue(1).await;
-    let serial_of = |role: Role, name: &str| {
-        let pem = std::fs::read(h.pki.client(role, name).cert).unwrap();
-        let der = rustls_pemfile::certs(&mut pem.as_slice())
-            .next()
-            .unwrap()
-            .unwrap();
-        portcullis::pki::identity::from_der(der.as_ref())
-            .unwrap()
-            .serial
-    };
     let clerk = h.admin_as(Role::CardOffice, "clerk");
     assert_eq!(clerk.call(Op::Whoami, &[]).send().await.unwrap().0, 200);
     let mut r = h.reader(READER).await;
@@ -517,16 +531,10 @@ async fn revoked_certificates_are_refused_at_once() {
 
     let a = h.admin();
     for serial in [
-        serial_of(Role::CardOffice, "clerk"),
-        serial_of(Role::Reader, READER),
+        serial_of(&h, Role::CardOffice, "clerk"),
+        serial_of(&h, Role::Reader, READER),
     ] {
-        let (s, v) = a
-            .call(Op::CertRevoke, &[])
-            .json(&json!({ "serial": serial, "reason": "lost" }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(s, 200, "{v}");
+        revoke_certificate(&h, &serial).await;
     }
     let (s, v) = clerk.call(Op::Whoami, &[]).send().await.unwrap();
     assert_eq!(s, 403, "{v}");
@@ -805,22 +813,7 @@ async fn resumed_reader_sessions_are_checked_like_new_ones() {
     }
 
     // Revoked between the ticket and its use.
-    let pem = std::fs::read(h.pki.client(Role::Reader, READER).cert).unwrap();
-    let der = rustls_pemfile::certs(&mut pem.as_slice())
-        .next()
-        .unwrap()
-        .unwrap();
-    let serial = portcullis::pki::identity::from_der(der.as_ref())
-        .unwrap()
-        .serial;
-    let (s, v) = h
-        .admin()
-        .call(Op::CertRevoke, &[])
-        .json(&json!({ "serial": serial, "reason": "lost" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(s, 200, "{v}");
+    revoke_certificate(&h, &serial_of(&h, Role::Reader, READER)).await;
     let mut c = ReaderClient::connect_raw(addr, tls).await.unwrap();
     assert!(c.resumed());
     match hello(&mut c).await {
