@@ -59,9 +59,9 @@ pub struct LoadOptions {
     /// Print a progress line every second.
     pub progress: bool,
     /// With a zero duration: after the first storm, close every connection
-    /// and measure a second storm of the same readers coming back, each
-    /// with the session ticket of its first connection (as after a network
-    /// outage, not an appliance restart).
+    /// cleanly and measure a second storm of the same readers coming back,
+    /// each with the session ticket of its first connection (readers
+    /// reconnecting to a running appliance, not after its restart).
     pub reconnect: bool,
 }
 
