@@ -241,8 +241,14 @@ impl Table {
         i.wrapping_sub(k0 as usize) & self.mask
     }
 
-    /// The slot holding `k`, if present. Only under the shard's write lock.
-    fn find(&self, k: [u64; 2], h: u64) -> Option<&Slot> {
+    /// The slot holding `k`, if present, with its second word. Writers call
+    /// it under the shard's write lock; readers through [`Self::probe`],
+    /// validated against the shard sequence. A miss ends at an empty slot or
+    /// at a key nearer to its home than the sought key would be (it would
+    /// have taken that slot); the walk is bounded even if a torn view showed
+    /// no end on the way.
+    #[inline]
+    fn find(&self, k: [u64; 2], h: u64) -> Option<(&Slot, u64)> {
         let mut i = h as usize & self.mask;
         for d in 0..=self.mask {
             let s = &self.slots[i];
@@ -254,7 +260,7 @@ impl Table {
                 return None;
             }
             if Slot::holds(w0, w1, k) {
-                return Some(s);
+                return Some((s, w1));
             }
             if self.displacement(i, w0) < d {
                 return None;
@@ -291,34 +297,15 @@ impl Table {
     }
 
     /// A reader's probe; the caller validates it against the shard sequence.
-    /// A miss ends at an empty slot or at a key nearer to its home than the
-    /// sought key would be (it would have taken that slot).
     #[inline]
     fn probe(&self, k: [u64; 2], h: u64) -> Option<Entry> {
-        let mut i = h as usize & self.mask;
-        // Bounded even if a torn view showed no end on the way.
-        for d in 0..=self.mask {
-            let s = &self.slots[i];
-            let (w0, w1) = (
-                s.0[0].load(Ordering::Relaxed),
-                s.0[1].load(Ordering::Relaxed),
-            );
-            if w1 == 0 {
-                return None;
-            }
-            if Slot::holds(w0, w1, k) {
-                return Some(Slot::unpack(
-                    w1,
-                    s.0[2].load(Ordering::Relaxed),
-                    s.0[3].load(Ordering::Relaxed),
-                ));
-            }
-            if self.displacement(i, w0) < d {
-                return None;
-            }
-            i = (i + 1) & self.mask;
-        }
-        None
+        self.find(k, h).map(|(s, w1)| {
+            Slot::unpack(
+                w1,
+                s.0[2].load(Ordering::Relaxed),
+                s.0[3].load(Ordering::Relaxed),
+            )
+        })
     }
 }
 
@@ -486,7 +473,7 @@ impl CredentialMap {
         // and a replaced table lives as long as the map.
         let table = unsafe { &*shard.table.load(Ordering::Acquire) };
         let words = Slot::words(k, &e);
-        let found = table.find(k, h);
+        let found = table.find(k, h).map(|(slot, _)| slot);
         if found.is_none() && w.count + 1 > table.limit() {
             // Grow: build the bigger table aside, with the new entry in it,
             // then publish it whole. Readers of the old one see it unchanged
